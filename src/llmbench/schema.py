@@ -1,0 +1,116 @@
+"""The results format: one JSON file per solution, documented by these pydantic models.
+
+`llmbench schema` prints the JSON Schema; the site publishes it next to the downloads.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["passed", "failed", "error", "timeout", "skipped", "not_run"]
+# The solution's outcome; harness_error is ours, never the solution's fault.
+Status = Literal["ok", "failed", "timeout", "not_runnable", "harness_error"]
+PhaseStatus = Literal["ok", "failed", "timeout", "not_runnable", "not_run", "harness_error"]
+TrapStatus = Literal["avoided", "fell_in", "not_run"]
+RunKind = Literal["solution", "reference", "mutant"]
+
+
+class TestRecord(BaseModel):
+    name: str
+    outcome: Outcome
+    duration_s: float = 0.0
+    message: str = ""
+    trap: str | None = None
+    asserts: int | None = None  # own tests only: assertion statements/calls found by AST
+    metrics: dict[str, float] = Field(default_factory=dict)
+    inputs: str = ""  # how to reproduce (seeds, shapes), filled by conformance tests
+
+
+class PhaseResult(BaseModel):
+    name: str  # own_tests | conformance | compile | gpu | training
+    status: PhaseStatus
+    reason: str = ""
+    counts: dict[str, int] = Field(default_factory=dict)  # outcome -> count, plus "asserts"
+    tests: list[TestRecord] = Field(default_factory=list)
+    duration_s: float = 0.0
+    log_tail: str = ""
+    details: dict[str, object] = Field(default_factory=dict)  # phase-specific (e.g. compile errors)
+
+
+class TrapVerdict(BaseModel):
+    status: TrapStatus
+    reason: str = ""
+    tests: list[str] = Field(default_factory=list)
+
+
+class Metric(BaseModel):
+    value: float
+    unit: str = ""
+    better: Literal["lower", "higher", "none"] = "none"
+    test: str = ""
+
+
+class Reported(BaseModel):
+    """A figure the solution's own files (or the published study) claim; never reproduced by us."""
+
+    value: float | str
+    unit: str = ""
+    source: str = ""
+
+
+class FileInfo(BaseModel):
+    path: str
+    bytes: int
+    lines: int = 0
+    binary: bool = False
+
+
+class AdapterInfo(BaseModel):
+    kind: Literal["none", "mapping", "wrapper"] = "none"
+    mapping: dict[str, str] = Field(default_factory=dict)
+    harness: str = ""
+    notes: str = ""
+
+
+class Provenance(BaseModel):
+    llmbench_version: str
+    harness_version: str
+    suite_version: str
+    commit: str
+    date: str
+    python: str
+    numpy: str
+    blas_threads: int | None = None
+    cpu: str = ""
+    gpu: str = ""
+    driver: str = ""
+    nvcc: str = ""
+    isolation: str = ""
+    hostname_hash: str = ""
+
+
+class Result(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    model: str
+    challenge: str
+    run_kind: RunKind = "solution"
+    mutant_trap: str | None = None
+    status: Status
+    reason: str = ""
+    phases: dict[str, PhaseResult] = Field(default_factory=dict)
+    traps: dict[str, TrapVerdict] = Field(default_factory=dict)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
+    reported: dict[str, Reported] = Field(default_factory=dict)
+    loc: int = 0
+    files: list[FileInfo] = Field(default_factory=list)
+    adapter: AdapterInfo = Field(default_factory=AdapterInfo)
+    provenance: Provenance
+    key: str
+    duration_s: float = 0.0
+
+
+def json_schema() -> dict:
+    return Result.model_json_schema()

@@ -1,0 +1,190 @@
+"""Challenges: one folder each under challenges/, described by challenge.toml."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ContentError
+
+KINDS = ("python", "cuda", "training")
+TRAP_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+DEFAULT_LIMITS = {
+    "call_timeout_s": 60.0,
+    "memory_mb": 4096,
+    "own_tests_timeout_s": 300.0,
+    "conformance_timeout_s": 600.0,
+}
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str
+    signature: str = ""
+    description: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Trap:
+    id: str
+    title: str
+    description: str = ""
+    detection: str = ""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    unit: str = ""
+    better: str = "none"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: str
+    path: Path
+    title: str
+    difficulty: str
+    kind: str
+    summary: str
+    suite_version: str
+    entry_points: tuple[EntryPoint, ...]
+    traps: tuple[Trap, ...]
+    metrics: tuple[MetricSpec, ...]
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def prompt_path(self) -> Path:
+        return self.path / "PROMPT.md"
+
+    @property
+    def prompt(self) -> str:
+        p = self.prompt_path
+        return p.read_text(encoding="utf-8") if p.exists() else ""
+
+    @property
+    def conformance_dir(self) -> Path:
+        return self.path / "conformance"
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.path / "reference"
+
+    @property
+    def mutants_dir(self) -> Path:
+        return self.path / "mutants"
+
+    def trap(self, trap_id: str) -> Trap:
+        for t in self.traps:
+            if t.id == trap_id:
+                return t
+        raise KeyError(trap_id)
+
+    @property
+    def trap_ids(self) -> list[str]:
+        return [t.id for t in self.traps]
+
+    def metric(self, name: str) -> MetricSpec | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def mutant_patches(self) -> dict[str, Path]:
+        if not self.mutants_dir.is_dir():
+            return {}
+        return {p.stem: p for p in sorted(self.mutants_dir.glob("*.patch"))}
+
+
+def _need(data: dict, key: str, path: Path, kind=str):
+    if key not in data:
+        raise ContentError(path, f"missing required key '{key}'; add it (see docs/contributing/challenges.md)")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ContentError(path, f"'{key}' must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def load_challenge(folder: Path) -> Challenge:
+    path = folder / "challenge.toml"
+    if not path.exists():
+        raise ContentError(path, "challenge.toml is missing; every folder in challenges/ needs one")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+    cid = _need(data, "id", path)
+    if cid != folder.name:
+        raise ContentError(path, f"id '{cid}' must equal the folder name '{folder.name}'")
+    kind = _need(data, "kind", path)
+    if kind not in KINDS:
+        raise ContentError(path, f"unknown kind '{kind}'; valid kinds: {', '.join(KINDS)}")
+
+    def table_list(key: str) -> list[dict]:
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ContentError(path, f"'{key}' must be an array of tables ([[{key}]])")
+        return items
+
+    entry_points = []
+    for item in table_list("entry_points"):
+        entry_points.append(
+            EntryPoint(
+                name=_need(item, "name", path),
+                signature=item.get("signature", ""),
+                description=item.get("description", ""),
+                required=bool(item.get("required", True)),
+            )
+        )
+    traps, seen = [], set()
+    for item in table_list("traps"):
+        tid = _need(item, "id", path)
+        if not TRAP_ID.match(tid):
+            raise ContentError(path, f"trap id '{tid}' must match [a-z0-9][a-z0-9_]*")
+        if tid in seen:
+            raise ContentError(path, f"duplicate trap id '{tid}'; trap ids must be unique")
+        seen.add(tid)
+        traps.append(Trap(tid, _need(item, "title", path), item.get("description", ""), item.get("detection", "")))
+    metrics, seen_m = [], set()
+    for item in table_list("metrics"):
+        name = _need(item, "name", path)
+        if name in seen_m:
+            raise ContentError(path, f"duplicate metric '{name}'")
+        seen_m.add(name)
+        better = item.get("better", "none")
+        if better not in ("lower", "higher", "none"):
+            raise ContentError(path, f"metric '{name}': better must be lower, higher or none")
+        metrics.append(MetricSpec(name, item.get("unit", ""), better, item.get("description", "")))
+    limits = dict(DEFAULT_LIMITS)
+    extra = data.get("limits", {})
+    if not isinstance(extra, dict):
+        raise ContentError(path, "[limits] must be a table")
+    for key, value in extra.items():
+        if key not in DEFAULT_LIMITS:
+            raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ContentError(path, f"limit '{key}' must be a positive number")
+        limits[key] = value
+    return Challenge(
+        id=cid,
+        path=folder,
+        title=_need(data, "title", path),
+        difficulty=data.get("difficulty", ""),
+        kind=kind,
+        summary=data.get("summary", ""),
+        suite_version=str(data.get("suite_version", "1")),
+        entry_points=tuple(entry_points),
+        traps=tuple(traps),
+        metrics=tuple(metrics),
+        limits=limits,
+    )
+
+
+def load_challenges(challenges_dir: Path) -> dict[str, Challenge]:
+    """All challenges, by id, in folder order. Contributor errors raise ContentError."""
+    out: dict[str, Challenge] = {}
+    if not challenges_dir.is_dir():
+        return out
+    for folder in sorted(p for p in challenges_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        out[folder.name] = load_challenge(folder)
+    return out

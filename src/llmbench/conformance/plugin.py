@@ -1,0 +1,200 @@
+"""pytest plugin for conformance suites: fixtures, the trap marker, trusted per-test records.
+
+Used as ``pytest challenges/<id>/conformance -p llmbench.conformance.plugin
+--llmbench-solution DIR [--llmbench-adapter DIR] [--llmbench-only-trap T] [--llmbench-out F]``.
+This process is trusted (it runs our tests); the solution runs only in the worker.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ..challenge import load_challenge
+from ..errors import ContentError
+from .client import (CallTimeout, EntryPointMissing, MissingDependency, SolutionError, SolutionProxy,
+                     WorkerConfig, WorkerFailure)
+
+_STATE: dict = {"records": {}, "challenge": None}
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("llmbench")
+    g.addoption("--llmbench-solution", help="folder of the solution under test")
+    g.addoption("--llmbench-adapter", help="adapters/<model>/<challenge> folder")
+    g.addoption("--llmbench-map", action="append", default=[], help="ENTRY=module.attr (adapter.toml mapping)")
+    g.addoption("--llmbench-only-trap", help="run only tests marked with this trap, plus smoke tests")
+    g.addoption("--llmbench-out", help="write per-test records (JSON) here")
+    g.addoption("--llmbench-isolation", default=os.environ.get("LLMBENCH_ISOLATION", "auto"))
+    g.addoption("--llmbench-memory-mb", type=int, default=None)
+    g.addoption("--llmbench-call-timeout", type=float, default=None)
+
+
+def _find_challenge(config) -> Path:
+    for arg in config.args:
+        p = Path(arg.split("::")[0]).resolve()
+        for folder in (p, *p.parents):
+            if (folder / "challenge.toml").exists():
+                return folder
+    raise pytest.UsageError("llmbench plugin: run it on challenges/<id>/conformance (no challenge.toml found)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "trap(id): the trap this test detects (an id from challenge.toml)")
+    config.addinivalue_line("markers", "smoke: quick check also run for every mutant")
+    if not config.getoption("--llmbench-solution"):
+        return
+    folder = _find_challenge(config)
+    _STATE["challenge"] = load_challenge(folder)
+    _STATE["records"] = {}
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # tests import trusted helpers: `from support import ...`
+
+
+def _trap_of(item) -> str | None:
+    mark = item.get_closest_marker("trap")
+    return mark.args[0] if mark and mark.args else None
+
+
+def pytest_collection_modifyitems(config, items):
+    challenge = _STATE.get("challenge")
+    if challenge is None:
+        return
+    for item in items:
+        trap = _trap_of(item)
+        if trap is not None and trap not in challenge.trap_ids:
+            raise ContentError(item.path, f"test {item.name} marks unknown trap '{trap}'; valid: {', '.join(challenge.trap_ids)}")
+    only = config.getoption("--llmbench-only-trap")
+    if only:
+        keep = [i for i in items if _trap_of(i) == only or i.get_closest_marker("smoke")]
+        dropped = [i for i in items if i not in keep]
+        items[:] = keep
+        config.hook.pytest_deselected(items=dropped)
+
+
+@pytest.fixture(scope="session")
+def challenge():
+    return _STATE["challenge"]
+
+
+@pytest.fixture(scope="session")
+def gpu():
+    try:
+        from ..kinds.cuda import detect_gpu
+    except ImportError:
+        return None
+    return detect_gpu()
+
+
+@pytest.fixture(scope="session")
+def _proxy(request, challenge, gpu):
+    opt = request.config.getoption
+    solution = opt("--llmbench-solution")
+    if not solution:
+        pytest.skip("no --llmbench-solution given")
+    limits = challenge.limits
+    mapping = dict(m.split("=", 1) for m in opt("--llmbench-map"))
+    config = WorkerConfig(
+        solution=Path(solution).resolve(),
+        adapter=Path(opt("--llmbench-adapter")).resolve() if opt("--llmbench-adapter") else None,
+        support=challenge.path,
+        kind=challenge.kind,
+        mapping=mapping,
+        call_timeout_s=opt("--llmbench-call-timeout") or limits["call_timeout_s"],
+        memory_mb=opt("--llmbench-memory-mb") or int(limits["memory_mb"]),
+        isolation=opt("--llmbench-isolation"),
+        gpu=gpu is not None,
+    )
+    proxy = SolutionProxy(config)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def solution(_proxy):
+    return _proxy
+
+
+@pytest.fixture
+def record_metric(request, challenge):
+    def record(name: str, value) -> None:
+        if challenge.metric(name) is None:
+            raise ContentError(challenge.path / "challenge.toml",
+                               f"metric '{name}' recorded by {request.node.name} is not declared; "
+                               f"declared: {', '.join(m.name for m in challenge.metrics)}")
+        request.node.user_properties.append(("llmbench_metric", (name, float(value))))
+
+    return record
+
+
+@pytest.fixture
+def inputs(request):
+    def describe(text: str) -> None:
+        request.node.user_properties.append(("llmbench_inputs", str(text)))
+
+    return describe
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if _STATE.get("challenge") is None:
+        return
+    if report.when == "call" or (report.when == "setup" and (report.failed or report.skipped)):
+        _record(item, report, call)
+
+
+def _record(item, report, call) -> None:
+    rec = {"name": item.nodeid.split("::", 1)[-1], "trap": _trap_of(item), "duration_s": round(report.duration, 4),
+           "metrics": {}, "inputs": "", "message": "", "failure_kind": ""}
+    for key, value in item.user_properties:
+        if key == "llmbench_metric":
+            rec["metrics"][value[0]] = value[1]
+        elif key == "llmbench_inputs":
+            rec["inputs"] = value
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if report.passed:
+        rec["outcome"] = "passed"
+    elif report.skipped:
+        rec["outcome"] = "skipped"
+        longrepr = report.longrepr
+        rec["message"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        rec["message"] = rec["message"].removeprefix("Skipped: ")
+    else:
+        rec["outcome"] = "failed"
+        if isinstance(exc, CallTimeout):
+            rec["outcome"], rec["failure_kind"] = "timeout", "timeout"
+        elif isinstance(exc, EntryPointMissing):
+            rec["outcome"], rec["failure_kind"] = "error", "entry_missing"
+        elif isinstance(exc, MissingDependency):
+            rec["outcome"], rec["failure_kind"] = "error", "missing_dependency"
+        elif isinstance(exc, WorkerFailure):
+            rec["failure_kind"] = "worker"
+        elif isinstance(exc, SolutionError):
+            rec["failure_kind"] = "solution_raised"
+        elif report.when == "setup":
+            rec["outcome"] = "error"
+        if exc is not None:
+            rec["message"] = _short(f"{type(exc).__name__}: {exc}" if not isinstance(exc, (WorkerFailure, SolutionError))
+                                    else str(exc))
+        else:
+            rec["message"] = _short(str(report.longrepr))
+    _STATE["records"][item.nodeid] = rec
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 20] + " ... [truncated]"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    out = session.config.getoption("--llmbench-out", default=None)
+    if not out or _STATE.get("challenge") is None:
+        return
+    payload = {"records": list(_STATE["records"].values()), "exitstatus": int(exitstatus), "finished": time.time()}
+    Path(out).write_text(json.dumps(payload, indent=1))

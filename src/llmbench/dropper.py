@@ -1,0 +1,55 @@
+"""Fallback sandbox as root: start Python as root, then become an unprivileged uid.
+
+The interpreter lives in a place the unprivileged uid may not read (e.g. under /root), so
+the modules a solution usually needs are imported first, then privileges are dropped for
+good, and only then does any solution code run (a worker, pytest, or a script).
+Usage: python -m llmbench.dropper --uid N -- (-m module | script.py) [args...]
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import runpy
+import sys
+
+PRELOAD = (
+    "abc argparse array ast base64 bisect collections collections.abc contextlib copy csv ctypes "
+    "dataclasses datetime decimal difflib enum fractions functools gc glob hashlib heapq inspect io "
+    "itertools json logging math numbers operator os pathlib pickle queue random re shutil signal "
+    "statistics string struct subprocess tempfile textwrap threading time timeit traceback tracemalloc "
+    "types typing unittest unittest.mock uuid warnings weakref zlib "
+    "numpy numpy.linalg numpy.fft numpy.random numpy.testing "
+    "pytest _pytest.assertion.rewrite pytest_jsonreport.plugin pytest_timeout "
+    "llmbench.worker llmbench.wire"
+).split()
+
+
+def drop(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("llmbench.dropper: could not drop privileges")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 4 or argv[0] != "--uid" or argv[2] != "--":
+        raise SystemExit("usage: python -m llmbench.dropper --uid N -- (-m module | script) [args]")
+    uid, rest = int(argv[1]), argv[3:]
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - optional modules may be absent
+            pass
+    drop(uid)
+    if rest[0] == "-m":
+        sys.argv = [rest[1], *rest[2:]]
+        runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = rest
+        sys.path.insert(0, os.path.dirname(os.path.abspath(rest[0])))
+        runpy.run_path(rest[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,266 @@
+"""Bring an external study repository's model outputs into solutions/, byte for byte.
+
+The source is laid out as <model-folder>/<challenge-folder>/<the model's files>. Model
+folders are recognised from data/study.toml (or mapped with --map FOLDER=MODEL) and
+challenge folders must be challenges in challenges/: anything else is reported, never
+guessed. Files are copied unchanged (the raw output is evidence); symlinks are not
+followed; an existing solution is only replaced with force=True. Nothing is written
+outside solutions/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .challenge import load_challenges
+from .errors import LlmbenchError
+from .project import Project
+from .scaffold import is_prompt_copy, is_scaffold_only, load_study, model_toml_text, study_models
+from .solution import IGNORED_NAMES, check_model_id
+
+URL_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
+CLONE_TIMEOUT_S = 600
+
+
+@dataclass
+class ImportSummary:
+    source: str
+    commit: str = ""  # HEAD of a cloned repository
+    models: dict[str, str] = field(default_factory=dict)  # model id -> source folder
+    imported: list[tuple[str, str]] = field(default_factory=list)  # (model, challenge)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # imported over an existing one (force)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # existing solution left alone
+    files: int = 0
+    bytes: int = 0
+    model_tomls: list[str] = field(default_factory=list)  # model.toml files written
+    no_attempt: list[str] = field(default_factory=list)  # "folder/challenge": only PROMPT.md
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source path, why)
+    unknown_models: list[str] = field(default_factory=list)  # top-level folders not recognised
+    unknown_challenges: list[str] = field(default_factory=list)  # "model-folder/sub" not in challenges/
+
+    @property
+    def ok(self) -> bool:
+        """Something was imported or already present; False means the source gave nothing."""
+        return bool(self.imported or self.kept)
+
+    def render(self) -> str:
+        lines = [f"Imported from {self.source}" + (f" (commit {self.commit[:12]})" if self.commit else "")]
+        if self.models:
+            lines.append("  models: " + ", ".join(
+                m if f == m else f"{m} (from {f}/)" for m, f in sorted(self.models.items())))
+        challenges = sorted({c for _, c in self.imported + self.kept})
+        lines.append(f"  challenges: {len(challenges)}" + (f" ({', '.join(challenges)})" if challenges else ""))
+        lines.append(f"  solutions imported: {len(self.imported)}"
+                     + (f" ({len(self.replaced)} replaced with --force)" if self.replaced else ""))
+        lines.append(f"  files copied: {self.files} ({_size(self.bytes)})")
+        if self.model_tomls:
+            lines.append(f"  model.toml written: {', '.join(self.model_tomls)}")
+        if self.kept:
+            lines.append(f"  kept (a solution exists; --force replaces it): "
+                         + ", ".join(f"{m}/{c}" for m, c in self.kept))
+        if self.no_attempt:
+            lines.append("  skipped, no attempt (only PROMPT.md and the prompt's data): " + ", ".join(self.no_attempt))
+        if self.skipped:
+            lines.append(f"  skipped: {len(self.skipped)}")
+            lines.extend(f"    {path}: {why}" for path, why in self.skipped)
+        if self.unknown_models or self.unknown_challenges:
+            lines.append("  not recognised (nothing imported from these):")
+            lines.extend(f"    {name}/: not a model folder of the study data; to import it, "
+                         f"add --map {name}=MODEL-ID" for name in self.unknown_models)
+            lines.extend(f"    {name}/: not a challenge in challenges/" for name in self.unknown_challenges)
+        if not self.ok:
+            lines.append("  nothing imported: is this a repository laid out as <model>/<challenge>/?")
+        return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(URL_PREFIXES)
+
+
+def parse_maps(items: list[str] | None) -> dict[str, str]:
+    """["FOLDER=MODEL", ...] from the command line -> {FOLDER: MODEL}, ids checked."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        folder, sep, model = item.partition("=")
+        folder, model = folder.strip().strip("/"), model.strip()
+        if not sep or not folder or not model:
+            raise LlmbenchError(f"--map {item!r}: write it as FOLDER=MODEL-ID, e.g. --map my_glm=glm5")
+        if folder in out and out[folder] != model:
+            raise LlmbenchError(f"--map: folder '{folder}' is mapped twice ({out[folder]}, {model})")
+        out[folder] = check_model_id(model, "--map")
+    return out
+
+
+def _clone(url: str, into: Path) -> str:
+    """Shallow clone of url into `into`; returns the HEAD commit."""
+    if shutil.which("git") is None:
+        raise LlmbenchError("importing from a URL needs git; install it or pass a local folder")
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")  # fail instead of asking for a password
+    try:
+        proc = subprocess.run(["git", "clone", "--depth", "1", "--quiet", "--", url, str(into)],
+                              capture_output=True, text=True, env=env, timeout=CLONE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise LlmbenchError(f"git clone {url} took longer than {CLONE_TIMEOUT_S} s; clone it yourself "
+                            "and import the folder") from None
+    if proc.returncode != 0:
+        raise LlmbenchError(f"git clone {url} failed: {proc.stderr.strip() or proc.returncode}")
+    head = subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True, text=True, env=env)
+    return head.stdout.strip() if head.returncode == 0 else ""
+
+
+def _walk(folder: Path, rel: Path, summary: ImportSummary, shown: str) -> list[Path]:
+    """Regular files under folder (relative), never following symlinks; the rest is reported."""
+    out = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = rel / entry.name
+            label = f"{shown}/{path.as_posix()}"
+            if entry.is_symlink():
+                summary.skipped.append((label, "symbolic link, not followed"))
+            elif entry.name in IGNORED_NAMES:
+                summary.skipped.append((label, "build debris, not the model's output"))
+            elif entry.is_dir(follow_symlinks=False):
+                out.extend(_walk(Path(entry.path), path, summary, shown))
+            elif entry.is_file(follow_symlinks=False):
+                out.append(path)
+            else:
+                summary.skipped.append((label, "not a regular file"))
+    return out
+
+
+def _copy_solution(src: Path, files: list[Path], dest: Path) -> int:
+    """Copy files into a fresh sibling folder, then swap it in: a failure leaves dest as it was."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".import-{dest.name}-", dir=dest.parent))
+    total = 0
+    try:
+        for rel in files:
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / rel, target, follow_symlinks=False)
+            mode = stat.S_IMODE(os.lstat(src / rel).st_mode)
+            os.chmod(target, mode | stat.S_IRUSR | stat.S_IWUSR)
+            total += target.stat().st_size
+        old = None
+        if dest.exists() or dest.is_symlink():
+            old = dest.parent / f".{dest.name}.replaced"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(dest, old)
+        os.replace(staging, dest)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return total
+
+
+def import_study(project: Project, source: str, maps: dict[str, str] | None = None,
+                 force: bool = False) -> ImportSummary:
+    """Import <model-folder>/<challenge-folder>/ trees from a folder or a git URL into solutions/."""
+    maps = dict(maps or {})
+    for model in maps.values():
+        check_model_id(model, "--map")
+    if is_url(source):
+        with tempfile.TemporaryDirectory(prefix="llmbench-import-") as tmp:
+            root = Path(tmp) / "repo"
+            commit = _clone(source, root)
+            summary = _import_tree(project, root, source, maps, force)
+            summary.commit = commit
+            return summary
+    root = Path(source).expanduser()
+    if not root.is_dir():
+        raise LlmbenchError(f"{source}: no such folder; pass a study repository folder or a git URL")
+    return _import_tree(project, root.resolve(), str(root), maps, force)
+
+
+def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str], force: bool) -> ImportSummary:
+    summary = ImportSummary(source=shown)
+    known = study_models(load_study(project))
+    challenges = load_challenges(project.challenges_dir)
+    challenge_ids = set(challenges)
+    if not challenge_ids:
+        raise LlmbenchError(f"{project.challenges_dir}: no challenges; nothing to import solutions for")
+
+    for folder in maps:
+        if not (root / folder).is_dir() or (root / folder).is_symlink():
+            raise LlmbenchError(f"--map {folder}={maps[folder]}: {shown} has no folder '{folder}'")
+
+    # Decide every model folder before copying anything, so clashes fail early.
+    plan: list[tuple[Path, str]] = []
+    owners: dict[str, str] = {}
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if name.startswith("."):
+            continue  # .git, .github: repository machinery
+        if entry.is_symlink():
+            summary.skipped.append((name, "symbolic link, not followed"))
+            continue
+        if not entry.is_dir():
+            continue  # README.md, LICENSE: not model output
+        model = maps.get(name) or (name if name in known else None)
+        if model is None:
+            summary.unknown_models.append(name)
+            continue
+        check_model_id(model, f"{shown}/{name}")
+        if model in owners:
+            raise LlmbenchError(f"folders '{owners[model]}' and '{name}' both map to model '{model}'; "
+                                "map one of them to another id with --map")
+        owners[model] = name
+        plan.append((entry, model))
+
+    for folder, model in plan:
+        summary.models[model] = folder.name
+        model_dir = project.solutions_dir / model
+        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+            label = f"{folder.name}/{entry.name}"
+            if entry.name.startswith(".") or entry.name in IGNORED_NAMES:
+                summary.skipped.append((label, "hidden or build debris, not the model's output"))
+                continue
+            if entry.is_symlink():
+                summary.skipped.append((label, "symbolic link, not followed"))
+                continue
+            if not entry.is_dir():
+                summary.skipped.append((label, "file outside any challenge folder"))
+                continue
+            if entry.name not in challenge_ids:
+                summary.unknown_challenges.append(label)
+                continue
+            files = _walk(entry, Path(), summary, label)
+            if not files:
+                summary.skipped.append((label, "empty folder"))
+                continue
+            if all(is_prompt_copy(entry, f, challenges[entry.name]) for f in files):
+                summary.no_attempt.append(label)
+                continue
+            dest = model_dir / entry.name
+            existing = dest.is_dir() and not is_scaffold_only(dest, challenges[entry.name])
+            if existing and not force:
+                summary.kept.append((model, entry.name))
+                continue
+            summary.bytes += _copy_solution(entry, files, dest)
+            summary.files += len(files)
+            summary.imported.append((model, entry.name))
+            if existing:
+                summary.replaced.append((model, entry.name))
+        wrote_any = any(m == model for m, _ in summary.imported + summary.kept)
+        toml_path = model_dir / "model.toml"
+        if wrote_any and (force or not toml_path.exists()):
+            origin = f"imported from {shown}, folder {folder.name}/"
+            toml_path.write_text(model_toml_text(model, known.get(folder.name), origin), encoding="utf-8")
+            summary.model_tomls.append(f"solutions/{model}/model.toml")
+    return summary

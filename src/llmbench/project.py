@@ -1,0 +1,53 @@
+"""Where things live in an llmbench repository."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LlmbenchError
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Project":
+        """The nearest folder upwards holding challenges/ (or LLMBENCH_ROOT)."""
+        import os
+
+        env = os.environ.get("LLMBENCH_ROOT")
+        if env:
+            return cls(Path(env).resolve())
+        here = (start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "challenges").is_dir() and (folder / "pyproject.toml").exists():
+                return cls(folder)
+        for folder in (here, *here.parents):
+            if (folder / "challenges").is_dir():
+                return cls(folder)
+        raise LlmbenchError(
+            f"no llmbench repository found at or above {here}: run from a folder holding "
+            "challenges/, or set LLMBENCH_ROOT"
+        )
+
+    @property
+    def challenges_dir(self) -> Path:
+        return self.root / "challenges"
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.root / "adapters"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def state_dir(self) -> Path:
+        """Scratch state (lock file, build copies); ignored by git."""
+        return self.root / ".llmbench"

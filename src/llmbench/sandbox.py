@@ -1,0 +1,470 @@
+"""Sandboxed execution of untrusted code.
+
+Two isolation modes:
+
+* ``bwrap``: bubblewrap with an unprivileged user namespace (uid/gid 65534, no
+  capabilities), every namespace unshared (no network), read-only binds of the system,
+  the Python installation and llmbench itself, a private /tmp, and the throwaway copy of
+  the solution as the only writable place.
+* ``fallback``: no bubblewrap. As root, the process drops to a per-run unprivileged uid
+  right after the interpreter has started (``llmbench.dropper``), so file permissions
+  protect the rest of the machine and RLIMIT_NPROC applies; as a normal user only rlimits
+  and a new session protect the machine (said plainly in the isolation level).
+
+Always: rlimits (CPU seconds, memory, processes, file size), a wall-clock timeout that
+kills the whole process tree, output capped to its last bytes, a scrubbed environment.
+"""
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import llmbench
+
+OUTPUT_TAIL_BYTES = 64 * 1024
+SANDBOX_UID = 65534  # "nobody" inside the bwrap user namespace
+FALLBACK_UID_BASE = 61000  # fallback mode: one uid per concurrent run, so cleanup is exact
+FALLBACK_UID_COUNT = 2000
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
+    "nsswitch.conf", "mime.types", "matplotlibrc", "fonts",
+)
+KEEP_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "TZ")
+
+
+@dataclass
+class Limits:
+    wall_s: float = 60.0
+    cpu_s: float | None = None  # defaults to wall_s * 2 (threads may use both cores)
+    memory_mb: int | None = 4096  # RLIMIT_AS; None for CUDA (it breaks CUDA initialisation)
+    nproc: int = 64
+    fsize_mb: int = 256
+    tmpfs_mb: int = 256
+
+
+@dataclass
+class RunOutcome:
+    returncode: int | None
+    timed_out: bool
+    duration_s: float
+    stdout: str
+    stderr: str
+    truncated_bytes: int = 0
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+class TailBuffer:
+    """Keeps the last `limit` bytes of a stream and counts the rest."""
+
+    def __init__(self, limit: int = OUTPUT_TAIL_BYTES):
+        self.limit = limit
+        self.data = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.data += chunk
+        if len(self.data) > self.limit:
+            del self.data[: len(self.data) - self.limit]
+
+    def text(self) -> str:
+        dropped = self.total - len(self.data)
+        body = self.data.decode("utf-8", "replace")
+        return f"[... {dropped} earlier bytes not kept ...]\n{body}" if dropped else body
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.data)
+
+
+def drain(stream, buffer: TailBuffer) -> threading.Thread:
+    def pump():
+        try:
+            while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+                buffer.feed(chunk)
+        except (OSError, ValueError):
+            pass
+
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    return t
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """None when bubblewrap works here; otherwise why not."""
+    exe = shutil.which("bwrap")
+    if not exe:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        probe = subprocess.run(
+            [exe, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+             "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr", *_root_links(), "--proc", "/proc",
+             "--dev", "/dev", "true"],
+            capture_output=True, timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed to start: {exc}"
+    if probe.returncode != 0:
+        return "bwrap cannot create a sandbox here: " + probe.stderr.decode(errors="replace").strip()[:200]
+    return None
+
+
+def _root_links() -> list[str]:
+    """Reproduce /bin, /lib, ... as on the host (symlinks on merged-/usr systems)."""
+    args = []
+    for name in ("bin", "sbin", "lib", "lib64", "lib32"):
+        p = Path("/") / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    return args
+
+
+def _python_paths() -> list[Path]:
+    """What the interpreter needs: its installation, the virtualenv, and llmbench itself."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(llmbench.__file__).resolve().parent}
+    exe = Path(sys.executable)
+    paths.add(exe.resolve().parent)
+    return sorted(paths)
+
+
+def gpu_devices() -> list[str]:
+    return sorted(str(p) for p in Path("/dev").glob("nvidia*"))
+
+
+class PidsCgroup:
+    """Best effort: a pids cgroup caps the process count even where RLIMIT_NPROC cannot
+    (processes of outside-root in a user namespace). Silently absent when not writable."""
+
+    ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+    def __init__(self, max_pids: int):
+        self.path: Path | None = None
+        for root in self.ROOTS:
+            if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
+                continue
+            controllers = root / "cgroup.controllers"  # cgroup v2: pids must be enabled there
+            if root.name != "pids" and "pids" not in (controllers.read_text() if controllers.exists() else ""):
+                continue
+            try:
+                path = Path(tempfile.mkdtemp(prefix="llmbench-", dir=root))
+                (path / "pids.max").write_text(str(max_pids))
+                self.path = path
+                break
+            except OSError:
+                continue
+
+    def enter(self) -> None:  # called in the child before exec
+        if self.path is not None:
+            try:
+                (self.path / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                pass
+
+    def kill_all(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+class UidLease:
+    """Fallback mode as root: a uid of our pool that no other concurrent run uses."""
+
+    def __init__(self):
+        lock_dir = Path(tempfile.gettempdir()) / "llmbench-uids"
+        lock_dir.mkdir(exist_ok=True, mode=0o700)
+        start = (os.getpid() * 7) % FALLBACK_UID_COUNT
+        for i in range(FALLBACK_UID_COUNT):
+            uid = FALLBACK_UID_BASE + (start + i) % FALLBACK_UID_COUNT
+            fh = open(lock_dir / str(uid), "w")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                continue
+            self.uid, self._fh = uid, fh
+            return
+        raise RuntimeError("no free sandbox uid")
+
+    def kill_all(self) -> None:
+        """Kill every process of the leased uid: daemons that left the process group too."""
+        for _ in range(50):
+            found = False
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    if entry.stat().st_uid != self.uid:
+                        continue
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+                except (OSError, ProcessLookupError):
+                    continue
+            if not found:
+                return
+            time.sleep(0.02)
+
+    def release(self) -> None:
+        self.kill_all()
+        self._fh.close()
+
+
+@dataclass
+class Sandbox:
+    """Runs commands on a throwaway copy. `mode`: auto | bwrap | fallback."""
+
+    mode: str = "auto"
+    gpu: bool = False
+    extra_ro: list[Path] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.mode == "auto":
+            self.mode = "bwrap" if bwrap_problem() is None else "fallback"
+        elif self.mode == "bwrap" and bwrap_problem():
+            raise RuntimeError(bwrap_problem())
+        self.is_root = os.geteuid() == 0
+
+    @property
+    def isolation(self) -> str:
+        if self.mode == "bwrap":
+            return "bwrap (user namespace, no network, read-only system)"
+        if self.is_root:
+            return "fallback: rlimits + unprivileged uid (no network isolation)"
+        return "fallback: rlimits only (weak: same user, no network or file isolation)"
+
+    @property
+    def short_isolation(self) -> str:
+        return "bwrap" if self.mode == "bwrap" else ("fallback-uid" if self.is_root else "fallback-rlimits")
+
+    def warning(self) -> str | None:
+        if self.mode == "bwrap":
+            return None
+        why = bwrap_problem() or "fallback mode requested"
+        if self.is_root:
+            return f"{why}; solutions run with rlimits under an unprivileged uid, without network isolation"
+        return f"{why}; solutions run with rlimits only, as your user: weak containment (install bubblewrap)"
+
+    # -- environment ---------------------------------------------------------------
+    def env(self, workdir: Path, extra: dict | None = None) -> dict:
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": "/tmp" if self.mode == "bwrap" else str(workdir / ".tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "PYTHONUNBUFFERED": "1",
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        for key in KEEP_ENV:
+            if key in os.environ and key not in env:
+                env[key] = os.environ[key]
+        if self.gpu:
+            for key in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+                if key in os.environ:
+                    env[key] = os.environ[key]
+        env.update(extra or {})
+        return env
+
+    # -- command construction -------------------------------------------------------
+    def wrap(self, argv: list[str], workdir: Path, ro: list[Path], limits: Limits, python: bool) -> list[str]:
+        if self.mode == "bwrap":
+            args = [
+                shutil.which("bwrap"), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+                "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+                "--disable-userns", "--ro-bind", "/usr", "/usr", *_root_links(), "--proc", "/proc",
+                "--dev", "/dev", "--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            ]
+            for name in ETC_FILES:
+                p = Path("/etc") / name
+                if p.exists():
+                    args += ["--ro-bind", str(p), str(p)]
+            for p in [*_python_paths(), *self.extra_ro, *ro]:
+                args += ["--ro-bind", str(p), str(p)]
+            if self.gpu:
+                args += ["--ro-bind", "/usr/local", "/usr/local"]
+                for dev in gpu_devices():
+                    args += ["--dev-bind", dev, dev]
+            args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
+            return args + argv
+        if self.is_root and python:
+            # argv is [python, -m|script, ...]: start the interpreter as root (it lives in
+            # /root), then drop to the leased uid before any solution code runs.
+            return [argv[0], "-m", "llmbench.dropper", "--uid", "{uid}", "--", *argv[1:]]
+        return argv
+
+    def prepare_workdir(self, workdir: Path, uid: int | None) -> None:
+        (workdir / ".tmp").mkdir(exist_ok=True)
+        if uid is not None:
+            for root, dirs, files in os.walk(workdir):
+                os.chown(root, uid, uid)
+                for name in files:
+                    path = os.path.join(root, name)
+                    if not os.path.islink(path):
+                        os.chown(path, uid, uid)
+
+    # -- running --------------------------------------------------------------------
+    def popen(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), python: bool = True,
+              env: dict | None = None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE) -> "SandboxedProcess":
+        lease = UidLease() if (self.mode == "fallback" and self.is_root) else None
+        uid = lease.uid if lease else None
+        self.prepare_workdir(workdir, uid)
+        cmd = [a.replace("{uid}", str(uid)) for a in self.wrap(list(argv), workdir, list(ro), limits, python)]
+        cg = PidsCgroup(limits.nproc + 8)
+        cpu = int(limits.cpu_s or max(limits.wall_s * 2, 5))
+        nproc_extra = 0 if (self.mode == "bwrap" or self.is_root) else _count_own_processes()
+
+        def preexec():
+            cg.enter()
+            os.setsid()
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+            if limits.memory_mb:
+                m = limits.memory_mb * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (m, m))
+            f = limits.fsize_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (f, f))
+            n = limits.nproc + nproc_extra
+            resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if uid is not None and not python:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+
+        proc = subprocess.Popen(cmd, cwd=workdir, env=self.env(workdir, env), stdin=stdin, stdout=stdout,
+                                stderr=stderr, preexec_fn=preexec, close_fds=True)
+        return SandboxedProcess(proc, cg, lease)
+
+    def run(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), python: bool = True,
+            env: dict | None = None) -> RunOutcome:
+        start = time.monotonic()
+        sp = self.popen(argv, workdir=workdir, limits=limits, ro=ro, python=python, env=env)
+        out, err = TailBuffer(), TailBuffer()
+        threads = [drain(sp.proc.stdout, out), drain(sp.proc.stderr, err)]
+        timed_out = False
+        try:
+            sp.proc.wait(timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        except BaseException:
+            sp.kill()
+            raise
+        sp.kill()
+        for t in threads:
+            t.join(timeout=2)
+        rc = sp.proc.returncode
+        reason = describe_exit(rc, timed_out, limits, err.text())
+        return RunOutcome(None if timed_out else rc, timed_out, time.monotonic() - start, out.text(), err.text(),
+                          out.dropped + err.dropped, reason)
+
+
+def _count_own_processes() -> int:
+    uid = os.getuid()
+    n = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+class SandboxedProcess:
+    def __init__(self, proc: subprocess.Popen, cgroup: PidsCgroup, lease: UidLease | None):
+        self.proc, self.cgroup, self.lease = proc, cgroup, lease
+        self._done = False
+
+    def kill(self) -> None:
+        """Kill the whole tree: process group, cgroup members, processes of the leased uid."""
+        if self._done:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.cgroup.kill_all()
+        if self.lease:
+            self.lease.release()
+        self._done = True
+
+
+def describe_exit(rc: int | None, timed_out: bool, limits: Limits, stderr: str = "") -> str:
+    """Plain words for how a sandboxed process ended."""
+    if timed_out:
+        return f"timeout after {limits.wall_s:g} s"
+    if rc is None or rc == 0:
+        return ""
+    if rc < 0:
+        sig = -rc
+        if sig == signal.SIGXCPU:
+            return "CPU time limit exceeded"
+        if sig == signal.SIGKILL:
+            return "killed (SIGKILL): memory or CPU limit, or killed itself"
+        if sig == signal.SIGSEGV:
+            return "crashed (segmentation fault)"
+        try:
+            return f"killed by signal {signal.Signals(sig).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    if "MemoryError" in stderr[-4000:]:
+        return "memory limit (MemoryError)"
+    return f"exit status {rc}"
+
+
+def make_copy(source: Path, parent: Path | None = None) -> Path:
+    """A throwaway copy of a folder. Symlinks are copied as links (never followed)."""
+    base = Path(tempfile.mkdtemp(prefix="llmbench-run-", dir=parent))
+    os.chmod(base, 0o755)
+    dest = base / "work"
+    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return dest
+
+
+def remove_copy(copy: Path) -> None:
+    shutil.rmtree(copy.parent, ignore_errors=True)

@@ -1,0 +1,147 @@
+"""Models, their solutions (raw outputs, never edited) and maintainer-written adapters."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ContentError
+
+MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Folders in a solution that are build debris, not the model's output.
+IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ipynb_checkpoints", ".DS_Store"}
+
+
+def check_model_id(model: str, where: Path | str = "solutions/") -> str:
+    if not MODEL_ID.match(model):
+        raise ContentError(
+            where,
+            f"invalid model id '{model}': ids match [a-z0-9][a-z0-9._-]* (names starting with '_' are reserved)",
+        )
+    return model
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    provider: str = ""
+    note: str = ""
+    path: Path | None = None
+
+
+def load_model(folder: Path) -> Model:
+    check_model_id(folder.name, folder)
+    path = folder / "model.toml"
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+        for key in ("name", "provider", "note"):
+            if key in data and not isinstance(data[key], str):
+                raise ContentError(path, f"'{key}' must be a string")
+    return Model(folder.name, data.get("name", folder.name), data.get("provider", ""), data.get("note", ""), folder)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """adapters/<model>/<challenge>/: adapter.toml (mapping, notes) and optional adapter.py/.cu."""
+
+    path: Path | None
+    mapping: dict[str, str] = field(default_factory=dict)
+    harness: str = ""
+    notes: str = ""
+    dependencies: tuple[str, ...] = ()
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        if self.path is None:
+            return "none"
+        if any((self.path / n).exists() for n in ("adapter.py", "adapter.cu")):
+            return "wrapper"
+        return "mapping" if self.mapping else "none"
+
+
+NO_ADAPTER = Adapter(None)
+
+
+def load_adapter(folder: Path) -> Adapter:
+    if not folder.is_dir():
+        return NO_ADAPTER
+    path = folder / "adapter.toml"
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+    mapping = data.get("entry_points", {})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ContentError(path, "[entry_points] must map canonical names to 'module.attribute' strings")
+    for name, target in mapping.items():
+        if "." not in target and ":" not in target:
+            raise ContentError(path, f"entry point '{name}' = '{target}': write it as 'module.attribute'")
+    deps = data.get("dependencies", [])
+    if not isinstance(deps, list):
+        raise ContentError(path, "'dependencies' must be a list of package names")
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ContentError(path, "[limits] must be a table")
+    return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps), dict(limits))
+
+
+@dataclass(frozen=True)
+class Solution:
+    model: str
+    challenge: str
+    path: Path
+    adapter: Adapter = NO_ADAPTER
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}/{self.challenge}"
+
+
+def solution_files(folder: Path) -> list[Path]:
+    """The solution's files, sorted, relative to folder; build debris and symlinks' targets excluded."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part in IGNORED_NAMES for part in rel.parts):
+            continue
+        if p.is_symlink() or p.is_file():
+            out.append(rel)
+    return out
+
+
+def discover_models(solutions_dir: Path) -> dict[str, Model]:
+    models = {}
+    if not solutions_dir.is_dir():
+        return models
+    for folder in sorted(p for p in solutions_dir.iterdir() if p.is_dir()):
+        if folder.name.startswith((".", "_")):
+            continue
+        models[folder.name] = load_model(folder)
+    return models
+
+
+def discover_solutions(solutions_dir: Path, adapters_dir: Path, challenge_ids) -> list[Solution]:
+    """Every solutions/<model>/<challenge>/ folder that holds an attempt.
+
+    A folder holding only PROMPT.md is no attempt and is skipped.
+    """
+    out = []
+    for model in discover_models(solutions_dir).values():
+        for cid in challenge_ids:
+            folder = model.path / cid
+            if not folder.is_dir():
+                continue
+            files = [f for f in solution_files(folder) if f.name != "PROMPT.md"]
+            if not files:
+                continue
+            out.append(Solution(model.id, cid, folder, load_adapter(adapters_dir / model.id / cid)))
+    return out

@@ -1,0 +1,87 @@
+"""results/: one JSON file per solution, written atomically; controls under results/_controls/."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .schema import Result
+
+CONTROLS = "_controls"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class ResultStore:
+    def __init__(self, results_dir: Path):
+        self.dir = results_dir
+
+    def path_for(self, model: str, challenge: str, run_kind: str = "solution", trap: str | None = None) -> Path:
+        if run_kind == "solution":
+            return self.dir / model / f"{challenge}.json"
+        name = "reference" if run_kind == "reference" else f"mutant-{trap}"
+        return self.dir / CONTROLS / challenge / f"{name}.json"
+
+    def write(self, result: Result) -> Path:
+        path = self.path_for(result.model, result.challenge, result.run_kind, result.mutant_trap)
+        write_atomic(path, result.model_dump_json(indent=1) + "\n")
+        return path
+
+    def read(self, path: Path) -> Result | None:
+        """A result, or None (with a warning) when the file is missing, truncated or corrupt."""
+        if not path.exists():
+            return None
+        try:
+            return Result.model_validate_json(path.read_bytes())
+        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warnings.warn(f"{path}: unreadable result ({first}); treated as missing and will be re-run", stacklevel=2)
+            return None
+
+    def solutions(self) -> dict[tuple[str, str], Result]:
+        out = {}
+        if not self.dir.is_dir():
+            return out
+        for path in sorted(self.dir.glob("*/*.json")):
+            if path.parent.name == CONTROLS:
+                continue
+            result = self.read(path)
+            if result is not None:
+                out[(result.model, result.challenge)] = result
+        return out
+
+    def controls(self) -> dict[str, dict[str, Result]]:
+        """challenge -> {"reference": Result, "mutant-<trap>": Result}."""
+        out: dict[str, dict[str, Result]] = {}
+        for path in sorted((self.dir / CONTROLS).glob("*/*.json")):
+            result = self.read(path)
+            if result is not None:
+                out.setdefault(path.parent.name, {})[path.stem] = result
+        return out
+
+    def all_paths(self) -> list[Path]:
+        return sorted(self.dir.rglob("*.json")) if self.dir.is_dir() else []
+
+
+def dumps_plain(obj) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True)

@@ -1,0 +1,330 @@
+"""The sandboxed worker: loads one solution and serves calls to its entry points.
+
+Runs inside the sandbox (never in the trusted process). Talks over its original stdin/
+stdout; the solution's own prints go to stderr. Usage:
+    python -m llmbench.worker --solution DIR [--adapter DIR] [--support DIR] [--kind KIND]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.util
+import inspect
+import os
+import resource
+import sys
+import time
+import traceback
+import tracemalloc
+from pathlib import Path
+
+from . import wire
+
+SKIP_MODULES = ("conftest", "setup", "__main__")
+
+
+def _is_test_module(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test") or name in SKIP_MODULES
+
+
+class MissingDependency(Exception):
+    pass
+
+
+class EntryNotFound(Exception):
+    pass
+
+
+class SolutionLoader:
+    """Finds canonical entry points: adapter.py, then adapter.toml mapping, then a search."""
+
+    def __init__(self, solution: Path, adapter: Path | None, mapping: dict[str, str], kind: str):
+        self.solution, self.adapter, self.mapping, self.kind = solution, adapter, mapping, kind
+        self.modules: dict[str, object] = {}
+        self.import_errors: dict[str, str] = {}
+        self.missing: set[str] = set()
+        self.looked_in: list[str] = []
+        self._native: dict | None = None
+        sys.path.insert(0, str(solution))
+        self.local_names = {p.stem for p in solution.glob("*.py")} | {
+            p.name for p in solution.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+        }
+
+    def _import(self, name: str, path: Path | None = None):
+        if name in self.modules:
+            return self.modules[name]
+        try:
+            if path is not None:
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            top = (exc.name or "").split(".")[0]
+            if top and top not in self.local_names:
+                self.missing.add(top)
+            self.import_errors[name] = f"ModuleNotFoundError: {exc}"
+            return None
+        except BaseException as exc:  # noqa: BLE001 - the solution may raise anything at import
+            if isinstance(exc, SystemExit):
+                self.import_errors[name] = f"called sys.exit({exc.code}) at import"
+            else:
+                self.import_errors[name] = f"{type(exc).__name__}: {exc}"
+            return None
+        self.modules[name] = module
+        return module
+
+    def resolve(self, entry: str):
+        if self.kind == "cuda":
+            if self._native is None:
+                from .kinds import cuda
+
+                self._native = cuda.load_entry_points(self.solution, self.adapter)
+            if entry in self._native:
+                return self._native[entry]
+            raise EntryNotFound(f"entry point {entry} not found in the compiled library")
+        looked = []
+        if self.adapter is not None and (self.adapter / "adapter.py").exists():
+            module = self._import("llmbench_adapter", self.adapter / "adapter.py")
+            looked.append("adapter.py")
+            if module is not None and hasattr(module, entry):
+                return getattr(module, entry)
+        if entry in self.mapping:
+            target = self.mapping[entry].replace(":", ".")
+            module_name, _, attr = target.rpartition(".")
+            # "module.Class.method" or "pkg.module.attr": import the longest importable prefix.
+            parts = target.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                module = self._import(".".join(parts[:cut]))
+                if module is not None:
+                    obj = module
+                    try:
+                        for name in parts[cut:]:
+                            obj = getattr(obj, name)
+                        return obj
+                    except AttributeError:
+                        break
+            looked.append(f"adapter.toml mapping {self.mapping[entry]}")
+        for path in sorted(self.solution.rglob("*.py")):
+            rel = path.relative_to(self.solution)
+            if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+                continue
+            if _is_test_module(path.stem) or len(rel.parts) > 2:
+                continue
+            name = ".".join(rel.with_suffix("").parts)
+            if name.endswith(".__init__"):
+                name = name[: -len(".__init__")]
+            looked.append(str(rel))
+            module = self._import(name)
+            if module is not None and callable(getattr(module, entry, None)):
+                return getattr(module, entry)
+        self.looked_in = looked
+        if self.missing:
+            raise MissingDependency(", ".join(sorted(self.missing)))
+        where = ", ".join(looked) or "no Python files"
+        errors = "; ".join(f"{k}: {v}" for k, v in self.import_errors.items())
+        raise EntryNotFound(
+            f"entry point {entry} not found (looked in {where}"
+            + (f"; import errors: {errors}" if errors else "")
+            + "); map it in adapters/<model>/<challenge>/adapter.toml"
+        )
+
+
+class Worker:
+    def __init__(self, loader: SolutionLoader, support: Path | None):
+        self.loader = loader
+        self.support = support
+        self.objects: dict[int, object] = {}
+        self.next_id = 1
+        self.baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.trace_roots = tuple(str(p) for p in (loader.solution, loader.adapter) if p is not None)
+
+    # -- handles and specs --------------------------------------------------------------
+    def to_handle(self, obj) -> tuple[int, str]:
+        hid = self.next_id
+        self.next_id += 1
+        self.objects[hid] = obj
+        return hid, type(obj).__name__
+
+    def from_handle(self, hid: int, _type: str):
+        if hid not in self.objects:
+            raise wire.ProtocolError(f"unknown handle {hid}")
+        return self.objects[hid]
+
+    def build_spec(self, cls: str, params: dict):
+        if self.support is None:
+            raise wire.ProtocolError("this challenge has no support.py for remote(...) helpers")
+        if str(self.support) not in sys.path:
+            sys.path.insert(0, str(self.support))
+        module = importlib.import_module("support")
+        factory = getattr(module, cls, None)
+        if factory is None:
+            raise wire.ProtocolError(f"support.py has no {cls}")
+        return factory(**params)
+
+    # -- calling --------------------------------------------------------------------------
+    def decode_args(self, header, blobs):
+        args = wire.decode(header.get("args", []), blobs, self.from_handle, self.build_spec)
+        kwargs = wire.decode(header.get("kwargs", {"$t": "dict", "v": []}), blobs, self.from_handle, self.build_spec)
+        return args, kwargs
+
+    def measured(self, fn, args, kwargs, measure: bool):
+        """Call fn; with measure, also the tracemalloc peak and the largest single step.
+
+        Line events of the solution's own frames split the call into steps; the traced
+        peak is reset at each, so the overall peak is the max over steps and a step's
+        growth bounds every allocation made in it (C calls included).
+        """
+        if not measure:
+            start = time.perf_counter()
+            value = fn(*args, **kwargs)
+            return value, {"seconds": time.perf_counter() - start}
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        state = {"largest": 0, "peak": base, "line_start": base}
+        roots = self.trace_roots
+
+        def settle():
+            current, peak = tracemalloc.get_traced_memory()
+            state["largest"] = max(state["largest"], peak - state["line_start"])
+            state["peak"] = max(state["peak"], peak)
+            tracemalloc.reset_peak()
+            state["line_start"] = current
+
+        def local(frame, event, arg):
+            if event in ("line", "return"):
+                settle()
+            return local
+
+        def global_trace(frame, event, arg):
+            return local if frame.f_code.co_filename.startswith(roots) else None
+
+        start = time.perf_counter()
+        sys.settrace(global_trace)
+        try:
+            value = fn(*args, **kwargs)
+        finally:
+            sys.settrace(None)
+            seconds = time.perf_counter() - start
+            settle()
+            tracemalloc.stop()
+        return value, {"seconds": seconds, "peak_bytes": int(state["peak"] - base),
+                       "largest_step_bytes": int(state["largest"])}
+
+    def handle(self, header: dict, blobs: list[bytes]):
+        op = header.get("op")
+        if op == "ping":
+            return {"ok": True, "value": "pong"}, []
+        if op == "has":
+            try:
+                self.loader.resolve(header["entry"])
+                return {"ok": True, "value": True}, []
+            except (EntryNotFound, MissingDependency):
+                return {"ok": True, "value": False}, []
+        if op == "accepts":
+            fn = self.loader.resolve(header["entry"])
+            try:
+                params = inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                return {"ok": True, "value": True}, []
+            ok = header["kwarg"] in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+            return {"ok": True, "value": ok}, []
+        if op == "release":
+            self.objects.pop(int(header["handle"]), None)
+            return {"ok": True, "value": None}, []
+        if op == "attr":
+            obj = self.from_handle(int(header["handle"]), "")
+            value = getattr(obj, header["name"])
+            out_blobs: list[bytes] = []
+            return {"ok": True, "value": wire.encode(value, out_blobs, self.to_handle)}, out_blobs
+        if op in ("call", "method"):
+            args, kwargs = self.decode_args(header, blobs)
+            if op == "call":
+                fn = self.loader.resolve(header["entry"])
+            else:
+                fn = getattr(self.from_handle(int(header["handle"]), ""), header["name"])
+            measure = bool(header.get("measure_memory"))
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            value, stats = self.measured(fn, args, kwargs, measure)
+            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            stats["rss_delta_bytes"] = int(max(0, rss_after - rss_before) * 1024)
+            stats["output_bytes"] = int(_nbytes(value))
+            out_blobs = []
+            return {"ok": True, "value": wire.encode(value, out_blobs, self.to_handle), "stats": stats}, out_blobs
+        raise wire.ProtocolError(f"unknown op {op!r}")
+
+
+def _nbytes(value, depth=0) -> int:
+    import numpy as np
+
+    if depth > 20:
+        return 0
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v, depth + 1) for v in value.values())
+    return 0
+
+
+def error_response(exc: BaseException) -> dict:
+    if isinstance(exc, MissingDependency):
+        return {"ok": False, "kind": "missing_dependency", "type": "MissingDependency", "message": str(exc)}
+    if isinstance(exc, EntryNotFound):
+        return {"ok": False, "kind": "not_found", "type": "EntryNotFound", "message": str(exc)}
+    if isinstance(exc, wire.ProtocolError):
+        return {"ok": False, "kind": "protocol", "type": "ProtocolError", "message": str(exc)}
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a hostile __str__
+        message = "<unprintable>"
+    return {"ok": False, "kind": "exception", "type": type(exc).__name__, "message": message[:4000],
+            "traceback": "".join(tb)[-8000:]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--solution", required=True)
+    ap.add_argument("--adapter")
+    ap.add_argument("--support")
+    ap.add_argument("--kind", default="python")
+    ap.add_argument("--map", action="append", default=[], help="ENTRY=module.attr")
+    opts = ap.parse_args(argv)
+    # The protocol owns the original stdin/stdout; the solution's prints go to stderr.
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    mapping = dict(item.split("=", 1) for item in opts.map)
+    loader = SolutionLoader(Path(opts.solution), Path(opts.adapter) if opts.adapter else None, mapping, opts.kind)
+    worker = Worker(loader, Path(opts.support) if opts.support else None)
+    os.chdir(opts.solution)
+    wire.write_message(proto_out, {"ok": True, "value": "ready"}, [])
+    while True:
+        try:
+            header, blobs = wire.read_message(proto_in)
+        except EOFError:
+            return
+        try:
+            response, out_blobs = worker.handle(header, blobs)
+        except BaseException as exc:  # noqa: BLE001 - report everything, including SystemExit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            response, out_blobs = error_response(exc), []
+        try:
+            wire.write_message(proto_out, response, out_blobs)
+        except (ValueError, TypeError) as exc:
+            wire.write_message(proto_out, error_response(wire.ProtocolError(f"result not sendable: {exc}")), [])
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,7 @@ PRELOAD = (
     "types typing unittest unittest.mock uuid warnings weakref zlib "
     "numpy numpy.linalg numpy.fft numpy.random numpy.testing "
     "pytest _pytest.assertion.rewrite pytest_jsonreport.plugin pytest_timeout "
-    "llmbench.worker llmbench.wire"
+    "llmbench.worker llmbench.wire llmbench.sandbox"
 ).split()
 
 
@@ -42,6 +42,10 @@ def main(argv: list[str]) -> None:
         except Exception:  # noqa: BLE001 - optional modules may be absent
             pass
     drop(uid)
+    # Changing uid clears the parent-death signal: set it again so we die with the harness.
+    from llmbench.sandbox import set_parent_death_signal
+
+    set_parent_death_signal()
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)

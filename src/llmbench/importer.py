@@ -20,7 +20,7 @@ from pathlib import Path
 from .challenge import load_challenges
 from .errors import LlmbenchError
 from .project import Project
-from .scaffold import is_prompt_copy, is_scaffold_only, load_study, model_toml_text, study_models
+from .scaffold import is_prompt_copy, is_scaffold_only, known_models, model_toml_text
 from .solution import IGNORED_NAMES, check_model_id
 
 URL_PREFIXES = ("http://", "https://", "ssh://", "git://", "file://", "git@")
@@ -41,6 +41,7 @@ class ImportSummary:
     no_attempt: list[str] = field(default_factory=list)  # "folder/challenge": only PROMPT.md
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source path, why)
     unknown_models: list[str] = field(default_factory=list)  # top-level folders not recognised
+    holds_challenges: set[str] = field(default_factory=set)  # those of them with challenge folders inside
     unknown_challenges: list[str] = field(default_factory=list)  # "model-folder/sub" not in challenges/
 
     @property
@@ -70,8 +71,12 @@ class ImportSummary:
             lines.extend(f"    {path}: {why}" for path, why in self.skipped)
         if self.unknown_models or self.unknown_challenges:
             lines.append("  not recognised (nothing imported from these):")
-            lines.extend(f"    {name}/: not a model folder of the study data; to import it, "
-                         f"add --map {name}=MODEL-ID" for name in self.unknown_models)
+            for name in self.unknown_models:
+                if name in self.holds_challenges:
+                    lines.append(f"    {name}/: holds challenge folders but is not a model of the study data; "
+                                 f"to import it, add --map {name}=MODEL-ID")
+                else:
+                    lines.append(f"    {name}/: not a model folder (no challenge folders inside)")
             lines.extend(f"    {name}/: not a challenge in challenges/" for name in self.unknown_challenges)
         if not self.ok:
             lines.append("  nothing imported: is this a repository laid out as <model>/<challenge>/?")
@@ -190,7 +195,7 @@ def import_study(project: Project, source: str, maps: dict[str, str] | None = No
 
 def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str], force: bool) -> ImportSummary:
     summary = ImportSummary(source=shown)
-    known = study_models(load_study(project))
+    known = known_models(project)
     challenges = load_challenges(project.challenges_dir)
     challenge_ids = set(challenges)
     if not challenge_ids:
@@ -215,6 +220,8 @@ def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str],
         model = maps.get(name) or (name if name in known else None)
         if model is None:
             summary.unknown_models.append(name)
+            if any((entry / cid).is_dir() for cid in challenge_ids):
+                summary.holds_challenges.add(name)
             continue
         check_model_id(model, f"{shown}/{name}")
         if model in owners:

@@ -354,6 +354,7 @@ class Sandbox:
         def preexec():
             cg.enter()
             os.setsid()
+            set_parent_death_signal()
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
             if limits.memory_mb:
                 m = limits.memory_mb * 1024 * 1024
@@ -395,6 +396,16 @@ class Sandbox:
                           out.dropped + err.dropped, reason)
 
 
+def set_parent_death_signal() -> None:
+    """Die with the parent (Linux): no sandboxed process outlives the harness."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _count_own_processes() -> int:
     uid = os.getuid()
     n = 0
@@ -407,10 +418,19 @@ def _count_own_processes() -> int:
     return n
 
 
+ACTIVE: set["SandboxedProcess"] = set()  # killed on Ctrl-C
+
+
+def kill_all_active() -> None:
+    for sp in list(ACTIVE):
+        sp.kill()
+
+
 class SandboxedProcess:
     def __init__(self, proc: subprocess.Popen, cgroup: PidsCgroup, lease: UidLease | None):
         self.proc, self.cgroup, self.lease = proc, cgroup, lease
         self._done = False
+        ACTIVE.add(self)
 
     def kill(self) -> None:
         """Kill the whole tree: process group, cgroup members, processes of the leased uid."""
@@ -429,9 +449,16 @@ class SandboxedProcess:
         except subprocess.TimeoutExpired:
             pass
         self.cgroup.kill_all()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
         if self.lease:
             self.lease.release()
         self._done = True
+        ACTIVE.discard(self)
 
 
 def describe_exit(rc: int | None, timed_out: bool, limits: Limits, stderr: str = "") -> str:

@@ -15,6 +15,7 @@ from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .project import Project
 from .solution import check_model_id
+from .study import STUDY_FILE, StudyModel, load_study
 
 # Order of the difficulty guide; unknown difficulties follow, alphabetically.
 DIFFICULTY_ORDER = ("Easy", "Medium", "Hard", "Extra Hard", "Open-ended research")
@@ -24,31 +25,22 @@ PRIVATE = {"challenge.toml", "support.py", "conformance", "reference", "mutants"
 _PATH_IN_TEXT = re.compile(r"[`(\[]\s*((?:\./)?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*)\s*[`)\]]")
 
 
-def load_study(project: Project) -> dict:
-    """data/study.toml parsed ({} when absent)."""
-    path = project.root / "data" / "study.toml"
-    if not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+def known_models(project: Project) -> dict[str, StudyModel]:
+    """The study's model folders (data/study.toml) -> their names; {} without study data."""
+    study = load_study(project.root / STUDY_FILE)
+    return {m.id: m for m in study.models} if study else {}
 
 
-def study_models(study: dict) -> dict[str, dict]:
-    """Study model folder -> {folder, name, provider, note}."""
-    return {m["folder"]: m for m in study.get("models", []) if "folder" in m}
-
-
-def model_toml_text(model_id: str, info: dict | None, origin: str) -> str:
+def model_toml_text(model_id: str, info: StudyModel | None, origin: str) -> str:
     """A model.toml for model_id from study data (or just the id when unknown)."""
     def q(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    info = info or {}
-    lines = [f"# {origin}", f"name = {q(info.get('name', model_id))}"]
-    if info.get("provider"):
-        lines.append(f"provider = {q(info['provider'])}")
-    if info.get("note"):
-        lines.append(f"note = {q(info['note'])}")
+    lines = [f"# {' '.join(origin.splitlines())}", f"name = {q(info.name if info else model_id)}"]
+    if info and info.provider:
+        lines.append(f"provider = {q(info.provider)}")
+    if info and info.note:
+        lines.append(f"note = {q(info.note)}")
     return "\n".join(lines) + "\n"
 
 
@@ -160,7 +152,7 @@ def new_model(project: Project, model_id: str) -> list[Path]:
 
     written: list[Path] = []
     model_dir.mkdir(parents=True)
-    info = study_models(load_study(project)).get(model_id)
+    info = known_models(project).get(model_id)
     toml = model_dir / "model.toml"
     origin = "written by llmbench new-model; edit name, provider and note"
     toml.write_text(model_toml_text(model_id, info, origin), encoding="utf-8")

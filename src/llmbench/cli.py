@@ -1,0 +1,255 @@
+"""The llmbench command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import ContentError, LlmbenchError
+from .project import Project
+
+VERDICT_STYLE = {"ok": "green", "failed": "red", "timeout": "yellow", "not_runnable": "magenta", "harness_error": "bold red"}
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def cmd_run(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .runner import make_plan, run_lock, run_plan
+    from .sandbox import Sandbox
+
+    project = Project.find()
+    console = _console()
+    sandbox = Sandbox(args.isolation)
+    if sandbox.warning():
+        console.print(f"[yellow]warning:[/] {sandbox.warning()}")
+    if args.k:
+        return cmd_rerun_k(args, project)
+    with run_lock(project, on_wait=lambda: console.print("another llmbench run is in progress; waiting for it...")):
+        plan = make_plan(project, args.model, args.challenge, controls=not args.no_controls, isolation=args.isolation,
+                         force=args.force)
+        if args.shard:
+            from .shard import select_shard
+
+            plan.jobs = select_shard(plan.jobs, args.shard)
+        todo = plan.to_run
+        cached = len(plan.jobs) - len(todo)
+        console.print(f"{len(plan.jobs)} runs planned: {len(todo)} to run, {cached} cached "
+                      f"(isolation: {sandbox.isolation}, jobs: {args.jobs})")
+        results = []
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False, disable=not todo) as progress:
+            task = progress.add_task("running", total=len(todo))
+
+            def done(job, result):
+                style = VERDICT_STYLE.get(result.status, "white")
+                traps = result.traps.values()
+                fell = sum(1 for t in traps if t.status == "fell_in")
+                avoided = sum(1 for t in traps if t.status == "avoided")
+                progress.console.print(f"[{style}]{result.status:>13}[/] {job.label}  traps avoided {avoided}, "
+                                       f"fell in {fell}  ({result.duration_s:.1f} s) {result.reason[:100]}")
+                progress.advance(task)
+                results.append(result)
+
+            try:
+                run_plan(plan, project, args.jobs, args.isolation, on_done=done)
+            except KeyboardInterrupt:
+                console.print("[yellow]interrupted[/]: finished results are kept; run again to resume")
+                return 130
+    if results:
+        table = Table(title="Summary")
+        for col in ("run", "status", "own tests", "conformance", "traps avoided", "time"):
+            table.add_column(col)
+        for r in sorted(results, key=lambda r: (r.challenge, r.model, r.mutant_trap or "")):
+            own = r.phases.get("own_tests")
+            conf = r.phases.get("conformance")
+            label = f"{r.model}/{r.challenge}" if r.run_kind == "solution" else \
+                f"{r.challenge}:{'reference' if r.run_kind == 'reference' else 'mutant ' + str(r.mutant_trap)}"
+            table.add_row(label, f"[{VERDICT_STYLE.get(r.status, 'white')}]{r.status}[/]",
+                          _phase_cell(own), _phase_cell(conf),
+                          f"{sum(1 for t in r.traps.values() if t.status == 'avoided')}/{len(r.traps)}",
+                          f"{r.duration_s:.1f}s")
+        console.print(table)
+    errors = [r for r in results if r.status == "harness_error"]
+    for r in errors:
+        console.print(f"[bold red]harness error[/] {r.model}/{r.challenge}: {r.reason}")
+    return 1 if errors else 0
+
+
+def _phase_cell(phase) -> str:
+    if phase is None:
+        return "-"
+    c = phase.counts
+    if phase.status in ("not_run", "not_runnable"):
+        return f"{phase.status}"
+    return f"{c.get('passed', 0)}/{sum(v for k, v in c.items() if k != 'asserts')} {phase.status}"
+
+
+def cmd_rerun_k(args, project) -> int:
+    """Re-run selected conformance tests of one solution verbosely, printing their inputs."""
+    from .challenge import load_challenges
+    from .phases.conformance import conformance_command
+    from .runner import REFERENCE
+    from .solution import NO_ADAPTER, load_adapter
+
+    if len(args.model) != 1 or len(args.challenge) != 1:
+        raise LlmbenchError("-k needs exactly one --model and one --challenge (use --model _reference for the reference)")
+    challenge = load_challenges(project.challenges_dir).get(args.challenge[0])
+    if challenge is None:
+        raise LlmbenchError(f"unknown challenge {args.challenge[0]}")
+    model = args.model[0]
+    if model == REFERENCE:
+        folder, adapter = challenge.reference_dir, NO_ADAPTER
+    else:
+        folder = project.solutions_dir / model / challenge.id
+        adapter = load_adapter(project.adapters_dir / model / challenge.id)
+    if not folder.is_dir():
+        raise LlmbenchError(f"{folder} does not exist")
+    out = project.state_dir / "rerun.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = conformance_command(challenge, folder, adapter, out, args.isolation, k_expr=args.k, verbose=True)
+    rc = subprocess.run(argv, cwd=challenge.path).returncode
+    if out.exists():
+        for rec in json.loads(out.read_text())["records"]:
+            print(f"\n{rec['name']}: {rec['outcome']}" + (f" [trap {rec['trap']}]" if rec.get("trap") else ""))
+            if rec.get("inputs"):
+                print(f"  inputs: {rec['inputs']}")
+            if rec.get("message"):
+                print("  " + rec["message"].replace("\n", "\n  "))
+    return 0 if rc in (0, 1, 5) else rc
+
+
+def cmd_validate(args) -> int:
+    from .challenge import load_challenges
+    from .runner import make_plan, run_lock, run_plan
+    from .store import ResultStore
+    from .validate import validate_challenge
+
+    project = Project.find()
+    with run_lock(project, on_wait=lambda: print("another llmbench run is in progress; waiting for it...")):
+        plan = make_plan(project, (), args.challenge, controls=True, solutions=False, isolation=args.isolation,
+                         force=args.force)
+        if plan.to_run:
+            print(f"running {len(plan.to_run)} stale controls ...", flush=True)
+            run_plan(plan, project, args.jobs, args.isolation,
+                     on_done=lambda job, r: print(f"  {job.label}: {r.status} {r.reason[:120]}", flush=True))
+    challenges = load_challenges(project.challenges_dir)
+    controls = ResultStore(project.results_dir).controls()
+    ok = True
+    for cid in args.challenge or list(challenges):
+        v = validate_challenge(challenges[cid], controls.get(cid, {}))
+        print(v.line())
+        ok = ok and v.ok
+    return 0 if ok else 1
+
+
+def cmd_status(args) -> int:
+    from .runner import make_plan
+    from .store import ResultStore
+
+    project = Project.find()
+    plan = make_plan(project, isolation=args.isolation)
+    store = ResultStore(project.results_dir)
+    expected = {store.path_for(j.model, j.challenge.id, j.run_kind, j.trap): j for j in plan.jobs}
+    rows = []
+    for path, job in sorted(expected.items(), key=lambda kv: kv[1].label):
+        state = "cached" if job.cached else ("stale" if path.exists() else "missing")
+        rows.append((state, job.label))
+    for path in store.all_paths():
+        if path not in expected:
+            rows.append(("orphaned", str(path.relative_to(project.root))))
+    counts = {}
+    for state, label in rows:
+        counts[state] = counts.get(state, 0) + 1
+        if state != "cached" or args.verbose:
+            print(f"{state:>9}  {label}")
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing planned")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from .schema import json_schema
+
+    print(json.dumps(json_schema(), indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="llmbench", description="Run LLM benchmark solutions and publish the results.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    iso = {"default": os.environ.get("LLMBENCH_ISOLATION", "auto"), "choices": ("auto", "bwrap", "fallback"),
+           "help": "sandbox: bubblewrap when available (auto), or force a mode"}
+
+    p = sub.add_parser("run", help="run solutions and controls (cached by content hash)")
+    p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
+    p.add_argument("--challenge", action="append", default=[], help="only this challenge (repeatable)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
+    p.add_argument("--force", action="store_true", help="re-run even when cached")
+    p.add_argument("-k", help="re-run the conformance tests matching EXPR of one solution, verbosely")
+    p.add_argument("--no-controls", action="store_true", help="skip references and mutants")
+    p.add_argument("--shard", help="I/N: run only shard I of N (deterministic from result keys)")
+    p.add_argument("--isolation", **iso)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check that each reference passes and each mutant is caught")
+    p.add_argument("challenge", nargs="*")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--isolation", **iso)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("status", help="what is cached, stale, missing or orphaned")
+    p.add_argument("--isolation", **iso)
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of result files")
+    p.set_defaults(func=cmd_schema)
+
+    for extra in _extra_commands():
+        extra(sub, iso)
+    return ap
+
+
+def _extra_commands():
+    """Commands of other modules (site, import, scaffolding, merge), registered when present."""
+    out = []
+    for module_name in ("llmbench.site.cli", "llmbench.content_cli", "llmbench.shard"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ImportError:
+            continue
+        if hasattr(module, "register"):
+            out.append(module.register)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    try:
+        return int(args.func(args) or 0)
+    except ContentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except LlmbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

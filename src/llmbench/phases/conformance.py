@@ -1,0 +1,151 @@
+"""Phase conformance: our adversarial suite, run by a trusted pytest subprocess.
+
+The subprocess runs our tests; the solution runs only in the sandboxed worker that the
+plugin starts. Verdicts (traps, metrics) are computed here from the plain records.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..challenge import Challenge
+from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
+from ..solution import Adapter
+
+ACTIVE: set[subprocess.Popen] = set()  # killed on Ctrl-C by the runner
+
+
+def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
+                        only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False) -> list[str]:
+    argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
+            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
+            "--llmbench-solution", str(solution), "--llmbench-out", str(out), "--llmbench-isolation", isolation,
+            "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", "-p", "no:randomly"]
+    if adapter.path is not None:
+        argv += ["--llmbench-adapter", str(adapter.path)]
+    for entry, target in adapter.mapping.items():
+        argv += ["--llmbench-map", f"{entry}={target}"]
+    if only_trap:
+        argv += ["--llmbench-only-trap", only_trap]
+    if k_expr:
+        argv += ["-k", k_expr]
+    return argv
+
+
+def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isolation: str,
+                    only_trap: str | None = None, timeout_s: float | None = None):
+    """-> (PhaseResult, traps, metrics)."""
+    start = time.monotonic()
+    timeout_s = timeout_s or float(challenge.limits["conformance_timeout_s"])
+    with tempfile.TemporaryDirectory(prefix="llmbench-conf-") as tmp:
+        out = Path(tmp) / "records.json"
+        argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=challenge.path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        ACTIVE.add(proc)
+        timed_out = False
+        try:
+            log, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            log, _ = proc.communicate()
+        finally:
+            ACTIVE.discard(proc)
+        log_text = log.decode("utf-8", "replace")[-8000:]
+        records = None
+        if out.exists():
+            try:
+                records = json.loads(out.read_text())["records"]
+            except (ValueError, KeyError):
+                records = None
+    duration = round(time.monotonic() - start, 3)
+    if records is None:
+        if timed_out:
+            phase = PhaseResult(name="conformance", status="timeout", reason=f"conformance timed out after {timeout_s:g} s",
+                                duration_s=duration, log_tail=log_text)
+        else:
+            phase = PhaseResult(name="conformance", status="harness_error",
+                                reason=f"conformance run ended without records (exit {proc.returncode})",
+                                duration_s=duration, log_tail=log_text)
+        reason = phase.reason
+        traps = {t.id: TrapVerdict(status="not_run", reason=reason) for t in challenge.traps}
+        return phase, traps, {}
+    tests = [TestRecord(**{k: v for k, v in r.items() if k in TestRecord.model_fields}) for r in records]
+    kinds = {r["name"]: r.get("failure_kind", "") for r in records}
+    phase = summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text)
+    traps = trap_verdicts(challenge, tests, kinds, only_trap)
+    metrics = collect_metrics(challenge, tests)
+    return phase, traps, metrics
+
+
+def summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text) -> PhaseResult:
+    counts: dict[str, int] = {}
+    for t in tests:
+        counts[t.outcome] = counts.get(t.outcome, 0) + 1
+    missing_dep = next((t.message for t in tests if kinds.get(t.name) == "missing_dependency"), None)
+    entry_missing = next((t.message for t in tests if kinds.get(t.name) == "entry_missing"), None)
+    bad = [t for t in tests if t.outcome in ("failed", "error", "timeout")]
+    if timed_out:
+        status, reason = "timeout", f"conformance timed out after {timeout_s:g} s"
+    elif missing_dep:
+        status, reason = "not_runnable", missing_dep.split(": ", 1)[-1] if "missing dependency" in missing_dep else missing_dep
+        if not reason.startswith("missing dependency"):
+            reason = f"missing dependency {reason}"
+    elif entry_missing:
+        status, reason = "failed", entry_missing
+    elif bad:
+        status = "failed"
+        reason = f"{len(bad)} of {len(tests)} conformance tests did not pass; first: {bad[0].name}: {bad[0].message[:300]}"
+    elif not counts.get("passed"):
+        status, reason = "not_run", "no conformance test could run here" + (
+            f" ({tests[0].message})" if tests and tests[0].message else "")
+    else:
+        status, reason = "ok", ""
+    return PhaseResult(name="conformance", status=status, reason=reason, counts=counts, tests=tests,
+                       duration_s=duration, log_tail=log_text)
+
+
+def trap_verdicts(challenge: Challenge, tests: list[TestRecord], kinds: dict[str, str],
+                  only_trap: str | None = None) -> dict[str, TrapVerdict]:
+    out = {}
+    for trap in challenge.traps:
+        mine = [t for t in tests if t.trap == trap.id]
+        names = [t.name for t in mine]
+        if only_trap and trap.id != only_trap:
+            out[trap.id] = TrapVerdict(status="not_run", reason=f"control run for trap {only_trap} only")
+            continue
+        if not mine:
+            out[trap.id] = TrapVerdict(status="not_run", reason="no test for this trap ran", tests=names)
+            continue
+        unchecked = [t for t in mine if kinds.get(t.name) in ("entry_missing", "missing_dependency")]
+        fell = [t for t in mine if t.outcome in ("failed", "timeout")
+                or (t.outcome == "error" and kinds.get(t.name) not in ("entry_missing", "missing_dependency"))]
+        passed = [t for t in mine if t.outcome == "passed"]
+        if fell:
+            out[trap.id] = TrapVerdict(status="fell_in", reason=f"{fell[0].name}: {fell[0].message[:500]}", tests=names)
+        elif unchecked:
+            out[trap.id] = TrapVerdict(status="not_run", reason=unchecked[0].message[:500], tests=names)
+        elif passed:
+            skipped = [t for t in mine if t.outcome != "passed"]
+            note = f"{len(skipped)} of {len(mine)} tests skipped: {skipped[0].message[:200]}" if skipped else ""
+            out[trap.id] = TrapVerdict(status="avoided", reason=note, tests=names)
+        else:
+            out[trap.id] = TrapVerdict(status="not_run", reason=(mine[0].message or "skipped")[:500], tests=names)
+    return out
+
+
+def collect_metrics(challenge: Challenge, tests: list[TestRecord]) -> dict[str, Metric]:
+    out: dict[str, Metric] = {}
+    for t in tests:
+        for name, value in t.metrics.items():
+            spec = challenge.metric(name)
+            if name not in out and spec is not None:
+                out[name] = Metric(value=value, unit=spec.unit, better=spec.better, test=t.name)
+    return out

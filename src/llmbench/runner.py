@@ -1,0 +1,283 @@
+"""Plan and execute runs: solutions and controls (reference, mutants) -> results/."""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .challenge import Challenge, load_challenges
+from .errors import ContentError, LlmbenchError
+from .kinds import PHASES
+from .keys import result_key
+from .phases.conformance import run_conformance
+from .phases.own_tests import run_own_tests
+from .project import Project
+from .provenance import environment_facts, provenance
+from .sandbox import Sandbox
+from .schema import AdapterInfo, FileInfo, PhaseResult, Result, TrapVerdict
+from .solution import NO_ADAPTER, Adapter, Solution, discover_solutions, solution_files
+from .store import ResultStore
+
+REFERENCE = "_reference"
+
+
+@dataclass
+class Job:
+    """One run: a model's solution, or a control (reference / mutant) of a challenge."""
+
+    challenge: Challenge
+    model: str
+    source: Path  # solution folder (for a mutant: the reference; the patch is applied to a copy)
+    adapter: Adapter = NO_ADAPTER
+    run_kind: str = "solution"
+    trap: str | None = None
+    key: str = ""
+    cached: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.run_kind == "solution":
+            return f"{self.model}/{self.challenge.id}"
+        return f"{self.challenge.id}:{'reference' if self.run_kind == 'reference' else 'mutant ' + self.trap}"
+
+    @property
+    def patch(self) -> Path | None:
+        return self.challenge.mutants_dir / f"{self.trap}.patch" if self.run_kind == "mutant" else None
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+
+    @property
+    def to_run(self) -> list[Job]:
+        return [j for j in self.jobs if not j.cached]
+
+
+def make_plan(project: Project, models=(), challenges=(), controls=True, solutions=True,
+              isolation: str = "auto", force: bool = False) -> Plan:
+    all_challenges = load_challenges(project.challenges_dir)
+    unknown = [c for c in challenges if c not in all_challenges]
+    if unknown:
+        raise ContentError(project.challenges_dir, f"unknown challenge {', '.join(unknown)}; valid: {', '.join(all_challenges)}")
+    chosen = {cid: c for cid, c in all_challenges.items() if not challenges or cid in challenges}
+    sandbox_iso = Sandbox(isolation).short_isolation
+    store = ResultStore(project.results_dir)
+    plan = Plan()
+    if solutions:
+        found = discover_solutions(project.solutions_dir, project.adapters_dir, list(chosen))
+        known_models = {s.model for s in found}
+        for m in models:
+            if m not in known_models and not (project.solutions_dir / m).is_dir():
+                raise ContentError(project.solutions_dir, f"unknown model '{m}'; models: {', '.join(sorted(known_models)) or 'none'}")
+        for sol in found:
+            if models and sol.model not in models:
+                continue
+            plan.jobs.append(Job(chosen[sol.challenge], sol.model, sol.path, sol.adapter))
+    if controls and not models:
+        for c in chosen.values():
+            if c.reference_dir.is_dir():
+                plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="reference"))
+                for trap, _patch in c.mutant_patches().items():
+                    if trap not in c.trap_ids:
+                        raise ContentError(_patch, f"mutant for unknown trap '{trap}'; traps: {', '.join(c.trap_ids)}")
+                    plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="mutant", trap=trap))
+    for job in plan.jobs:
+        env = environment_facts(sandbox_iso, job.challenge.kind)
+        job.key = result_key(job.source, job.adapter.path, job.challenge.path, env,
+                             extra=f"{job.run_kind}:{job.trap or ''}")
+        if not force:
+            old = store.read(store.path_for(job.model, job.challenge.id, job.run_kind, job.trap))
+            job.cached = old is not None and old.key == job.key
+    return plan
+
+
+# ------------------------------------------------------------------------------ locking
+@contextmanager
+def run_lock(project: Project, wait: bool = True, on_wait=None):
+    """One `llmbench run` at a time per repository: the second waits (or fails fast)."""
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(project.state_dir / "run.lock", "w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise LlmbenchError(f"another llmbench run holds {project.state_dir / 'run.lock'}; wait for it to finish") from None
+            if on_wait:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+# ------------------------------------------------------------------------------ executing
+def materialise_mutant(job: Job) -> Path:
+    """A temporary copy of the reference with the mutant's patch applied."""
+    tmp = Path(tempfile.mkdtemp(prefix="llmbench-mutant-"))
+    dest = tmp / "reference"
+    shutil.copytree(job.source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    proc = subprocess.run(["git", "apply", "-p1", "--whitespace=nowarn", str(job.patch)], cwd=dest,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        proc = subprocess.run(["patch", "-p1", "--batch", "--silent", "-i", str(job.patch)], cwd=dest,
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ContentError(job.patch, f"does not apply to {job.challenge.reference_dir}: "
+                           f"{(proc.stderr or proc.stdout).strip()[:300]}; regenerate it with diff -u")
+    return dest
+
+
+def file_infos(folder: Path) -> tuple[list[FileInfo], int]:
+    infos, loc = [], 0
+    for rel in solution_files(folder):
+        p = folder / rel
+        if p.is_symlink():
+            infos.append(FileInfo(path=rel.as_posix(), bytes=0, binary=True))
+            continue
+        data = p.read_bytes()
+        binary = b"\0" in data[:8192]
+        if not binary:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                binary = True
+        lines = 0 if binary else data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        if not binary and rel.suffix in (".py", ".cu", ".cuh", ".c", ".cpp", ".h"):
+            loc += sum(1 for line in data.decode("utf-8").splitlines() if line.strip()
+                       and not line.strip().startswith(("#", "//")))
+        infos.append(FileInfo(path=rel.as_posix(), bytes=len(data), lines=lines, binary=binary))
+    return infos, loc
+
+
+def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
+    start = time.monotonic()
+    sandbox = Sandbox(isolation)
+    c = job.challenge
+    phases: dict[str, PhaseResult] = {}
+    traps: dict[str, TrapVerdict] = {}
+    metrics = {}
+    source = job.source
+    tmp_mutant = None
+    try:
+        if job.run_kind == "mutant":
+            tmp_mutant = source = materialise_mutant(job)
+        for phase in PHASES[c.kind]:
+            if phase == "own_tests":
+                if job.run_kind != "solution":
+                    continue
+                if c.kind == "cuda":
+                    from .kinds import cuda
+
+                    phases[phase] = cuda.own_programs_phase(source, _runner(sandbox), gpu=cuda.detect_gpu(),
+                                                            timeout_s=c.limits["own_tests_timeout_s"])
+                else:
+                    phases[phase] = run_own_tests(source, sandbox, c.limits["own_tests_timeout_s"],
+                                                  int(c.limits["memory_mb"]))
+            elif phase == "compile":
+                from .kinds import cuda
+
+                phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=c.limits["own_tests_timeout_s"])
+            elif phase == "conformance":
+                phases[phase], traps, metrics = run_conformance(c, source, job.adapter, sandbox.mode,
+                                                                only_trap=job.trap)
+        status, reason = overall_status(phases, traps)
+        infos, loc = file_infos(source)
+    except ContentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a harness bug must not stop the other runs
+        status, reason, infos, loc = "harness_error", f"{type(exc).__name__}: {exc}", [], 0
+    finally:
+        if tmp_mutant is not None:
+            shutil.rmtree(tmp_mutant.parent, ignore_errors=True)
+    adapter = AdapterInfo(kind=job.adapter.kind, mapping=job.adapter.mapping, harness=job.adapter.harness,
+                          notes=job.adapter.notes)
+    return Result(model=job.model, challenge=c.id, run_kind=job.run_kind, mutant_trap=job.trap, status=status,
+                  reason=reason, phases=phases, traps=traps, metrics=metrics, loc=loc, files=infos, adapter=adapter,
+                  provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,
+                  duration_s=round(time.monotonic() - start, 3))
+
+
+def _runner(sandbox: Sandbox):
+    """run(argv, workdir, timeout_s) for kind modules: a non-Python command in the sandbox."""
+    from .sandbox import Limits
+
+    def run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None):
+        return sandbox.run(list(argv), workdir=workdir, limits=Limits(wall_s=timeout_s, memory_mb=memory_mb),
+                           python=False)
+
+    return run
+
+
+def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict]) -> tuple[str, str]:
+    for p in phases.values():
+        if p.status == "harness_error":
+            return "harness_error", f"{p.name}: {p.reason}"
+    conf = phases.get("conformance")
+    comp = phases.get("compile")
+    if comp is not None and comp.status == "failed":
+        return "failed", f"compile: {comp.reason}"
+    if conf is not None and conf.status in ("not_runnable", "timeout", "failed"):
+        return conf.status, conf.reason
+    fell = [t for t, v in traps.items() if v.status == "fell_in"]
+    if fell:
+        return "failed", f"fell into {', '.join(fell)}"
+    own = phases.get("own_tests")
+    if own is not None and own.status in ("failed", "timeout"):
+        return "failed", f"own tests: {own.reason}"
+    if conf is not None and conf.status == "not_run" and own is not None and own.status == "not_runnable":
+        return "not_runnable", own.reason
+    return "ok", ""
+
+
+def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None) -> list[Result]:
+    """Run every uncached job; write each result as soon as it is complete."""
+    store = ResultStore(project.results_dir)
+    results = []
+    todo = plan.to_run
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(execute, job, project, isolation): job for job in todo}
+        try:
+            for fut in as_completed(futures):
+                job = futures[fut]
+                result = fut.result()
+                store.write(result)
+                results.append(result)
+                if on_done:
+                    on_done(job, result)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            kill_active()
+            raise
+    return results
+
+
+def kill_active() -> None:
+    import signal
+
+    from .phases import conformance
+
+    from .sandbox import kill_all_active
+
+    for proc in list(conformance.ACTIVE):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    kill_all_active()
+
+
+def solution_of(job: Job) -> Solution:
+    return Solution(job.model, job.challenge.id, job.source, job.adapter)

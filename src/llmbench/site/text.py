@@ -1,0 +1,127 @@
+"""Safe text: escaping for markdown cells, markdown tables, sanitised notes, highlighted sources.
+
+Anything a model produced (file names, messages, notes, sources, logs) goes through these
+functions: raw HTML is escaped, markdown syntax is neutralised, links that could fail the
+build or leave the site are dropped, and nothing can look like a live directive.
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+import xml.etree.ElementTree as etree
+
+_MD_SPECIAL = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", "*": "&#42;", "_": "&#95;",
+    "[": "&#91;", "]": "&#93;", "\\": "&#92;", "#": "&#35;", "~": "&#126;", "!": "&#33;", "$": "&#36;",
+    ":": "&#58;", "=": "&#61;", "^": "&#94;", "{": "&#123;", "}": "&#125;", "+": "&#43;",
+}
+_MD_SPECIAL_RE = re.compile("[" + re.escape("".join(_MD_SPECIAL)) + "]")
+
+
+def esc(text: object, limit: int | None = 240) -> str:
+    """One line of untrusted text, safe inside markdown (table cells included) and HTML."""
+    s = " ".join(str(text).split())
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return _MD_SPECIAL_RE.sub(lambda m: _MD_SPECIAL[m.group(0)], s)
+
+
+def esc_html(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A markdown pipe table; cells must already be escaped single-line markdown."""
+    if not rows:
+        raise ValueError("a table needs rows; render a visible marker instead")
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    for row in rows:
+        cells = [c.replace("\n", " ") if c.strip() else "–" for c in row]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def fmt_number(value: float | int | str, unit: str = "", spec: str | None = None) -> str:
+    """A figure for reading: 3 significant digits, scientific for very small or large values."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else ("∞" if value > 0 else "−∞")
+    elif spec:
+        text = format(value, spec)
+    elif isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e6):
+        text = f"{int(value):,}"
+    elif value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+        text = f"{value:.3g}"
+    else:
+        text = f"{value:.4g}"
+    return f"{text} {unit}".strip() if unit else text
+
+
+def pre(text: str, cls: str = "lb-log") -> str:
+    """Untrusted text as an escaped preformatted block (HTML)."""
+    return f'<pre class="{cls}"><code>{html.escape(text)}</code></pre>'
+
+
+def highlight(source: str, filename: str) -> str:
+    """Source code as highlighted HTML (Pygments classes that the theme colours)."""
+    from pygments import highlight as pyg_highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import TextLexer, get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    name = filename.lower()
+    try:
+        if name.endswith((".cu", ".cuh")):
+            from pygments.lexers import CudaLexer
+
+            lexer = CudaLexer()
+        else:
+            lexer = get_lexer_for_filename(filename, source)
+    except ClassNotFound:
+        lexer = TextLexer()
+    return pyg_highlight(source, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
+
+
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def _sanitise_tree(root: etree.Element) -> None:
+    """Links only to the web (never relative, never javascript:), no images, headings demoted."""
+    for parent in root.iter():
+        for i, el in enumerate(list(parent)):
+            if el.tag == "img":
+                span = etree.Element("span")
+                span.text = f"[image: {el.get('alt') or el.get('src') or ''}]"
+                span.tail = el.tail
+                parent.remove(el)
+                parent.insert(i, span)
+    for el in root.iter():
+        if el.tag == "a":
+            href = el.get("href", "")
+            el.attrib.clear()
+            if href.startswith(_SAFE_SCHEMES):
+                el.set("href", href)
+                el.set("rel", "nofollow noopener")
+            else:
+                el.tag = "span"
+        elif el.tag in ("h1", "h2", "h3", "h4", "h5"):
+            el.tag = "h" + str(min(6, int(el.tag[1]) + 3))
+            el.attrib.clear()
+
+
+def sanitised_markdown(text: str) -> str:
+    """Untrusted markdown (a model's notes) as HTML with raw HTML escaped and links made safe."""
+    import markdown
+    from markdown.treeprocessors import Treeprocessor
+
+    class Sanitise(Treeprocessor):
+        def run(self, root):
+            _sanitise_tree(root)
+
+    md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    md.treeprocessors.register(Sanitise(md), "llmbench_sanitise", 0)  # after inline patterns
+    return md.convert(text)

@@ -39,7 +39,7 @@ def count_asserts(node: ast.AST) -> int:
     return n
 
 
-def test_functions(tree: ast.Module) -> dict[str, ast.AST]:
+def find_test_functions(tree: ast.Module) -> dict[str, ast.AST]:
     """pytest-style tests of a module: 'test_x' and 'TestClass::test_y' -> node."""
     out: dict[str, ast.AST] = {}
     for node in tree.body:

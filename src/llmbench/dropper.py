@@ -20,8 +20,36 @@ PRELOAD = (
     "types typing unittest unittest.mock uuid warnings weakref zlib "
     "numpy numpy.linalg numpy.fft numpy.random numpy.testing "
     "pytest _pytest.assertion.rewrite pytest_jsonreport.plugin pytest_timeout "
-    "llmbench.worker llmbench.wire llmbench.sandbox"
+    "llmbench.worker llmbench.wire llmbench.sandbox "
+    "xml.etree.ElementTree xml.dom.minidom email email.parser doctest pdb pprint fnmatch platform sysconfig "
+    "importlib.metadata importlib.resources zipfile tomllib locale codecs shlex getpass selectors socket errno "
+    "stat secrets cmath code codeop cProfile pstats dis tokenize linecache keyword reprlib concurrent.futures "
+    "multiprocessing asyncio encodings.idna encodings.latin_1 encodings.ascii numpy.ma numpy.polynomial "
+    "numpy.lib.stride_tricks gzip bz2 lzma hypothesis"
 ).split()
+
+
+def preload_pytest_plugins() -> None:
+    """pytest imports its built-in and installed plugins lazily: import them while we still can."""
+    import pkgutil
+
+    try:
+        import _pytest
+
+        for info in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001
+                pass
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="pytest11"):
+            try:
+                ep.load()
+            except Exception:  # noqa: BLE001
+                pass
+    except ImportError:
+        pass
 
 
 def drop(uid: int) -> None:
@@ -41,6 +69,7 @@ def main(argv: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - optional modules may be absent
             pass
+    preload_pytest_plugins()
     drop(uid)
     # Changing uid clears the parent-death signal: set it again so we die with the harness.
     from llmbench.sandbox import set_parent_death_signal

@@ -387,9 +387,12 @@ class Sandbox:
         except BaseException:
             sp.kill()
             raise
-        sp.kill()
+        if not timed_out:
+            for t in threads:  # collect what is still in the pipes
+                t.join(timeout=1)
+        sp.kill()  # also kills stragglers (daemons) that hold the pipes open
         for t in threads:
-            t.join(timeout=2)
+            t.join(timeout=1)
         rc = sp.proc.returncode
         reason = describe_exit(rc, timed_out, limits, err.text())
         return RunOutcome(None if timed_out else rc, timed_out, time.monotonic() - start, out.text(), err.text(),

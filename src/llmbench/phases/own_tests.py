@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..asserts import count_asserts, has_main_block, is_pytest_file, missing_dependencies, parse, test_functions
+from ..asserts import count_asserts, has_main_block, is_pytest_file, missing_dependencies, parse, find_test_functions
 from ..sandbox import Limits, Sandbox, make_copy, remove_copy
 from ..schema import PhaseResult, TestRecord
 from ..solution import solution_files
@@ -30,7 +30,7 @@ def discover(folder: Path) -> tuple[list[Path], list[Path], dict[str, int]]:
         tree = parse(folder / rel)
         if tree is None:
             continue
-        tests = test_functions(tree)
+        tests = find_test_functions(tree)
         if is_pytest_file(rel) or tests:
             targets.append(rel)
             for name, node in tests.items():

@@ -123,8 +123,11 @@ def _code_span_end(text: str, start: int, run: int) -> int | None:
     return None
 
 
-def scan(text: str, path: str = "<text>") -> Scan:
-    """Directives and their content in text; ContentError for an orphan closing marker."""
+def scan(text: str, path: str = "<text>", line_offset: int = 0) -> Scan:
+    """Directives and their content in text; ContentError for an orphan closing marker.
+
+    line_offset: lines that precede text in its file (front matter removed by mkdocs).
+    """
     out = Scan()
     pos, n = 0, len(text)
     pending: tuple[Directive, int, int, str] | None = None  # an opened directive awaiting its closer
@@ -166,11 +169,12 @@ def scan(text: str, path: str = "<text>") -> Scan:
             m = _MARKER.match(text, pos)
             if m is None:
                 if _UNTERMINATED.match(text, pos):
-                    raise ContentError(path, "a live directive must end with '-->' on the same line", line_at(text, pos))
+                    raise ContentError(path, "a live directive must end with '-->' on the same line",
+                                       line_at(text, pos) + line_offset)
                 close = text.find("-->", pos + 4)
                 pos = n if close == -1 else close + 3  # an ordinary comment: skip it whole
                 continue
-            line = line_at(text, pos)
+            line = line_at(text, pos) + line_offset
             if m.group("close"):
                 if pending is None:
                     raise ContentError(
@@ -205,9 +209,9 @@ def format_content(span: Span, content: str) -> str:
     return "\n\n" + body + "\n\n" + span.indent + CLOSE
 
 
-def replace(text: str, render: Render, path: str = "<text>") -> str:
+def replace(text: str, render: Render, path: str = "<text>", line_offset: int = 0) -> str:
     """text with every directive's content rendered anew; nothing outside changes."""
-    result = scan(text, path)
+    result = scan(text, path, line_offset)
     parts, last = [], 0
     for span in result.spans:
         parts.append(text[last:span.marker_end])

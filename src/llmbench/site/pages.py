@@ -1,0 +1,352 @@
+"""Generated pages (virtual files, never written into docs/): challenges, models, solutions, downloads.
+
+Each function returns a page's markdown. Text a model produced (notes, logs, file names,
+sources) only ever enters through Context.raw after escaping or sanitising, so it is
+never read as markdown, never scanned for live directives and its links cannot break
+the build.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from ..schema import json_schema
+from .data import REFERENCE, SiteData
+from .directives import Directive
+from .render import (
+    DOWNLOADS, STATUS_TEXT, Context, chart_anchor, challenge_link, evidence, flag_text, mark, model_link,
+    phase_summary, render, solution_link, state, status_marker, trap_summary,
+)
+from .text import esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
+
+
+def _d(name: str, **args) -> Directive:
+    return Directive(name, {k: v for k, v in args.items() if v is not None}, 0, False)
+
+
+def _section(title: str, body: str, anchor: str | None = None) -> str:
+    return f"## {title}" + (f" {{#{anchor}}}" if anchor else "") + f"\n\n{body.strip()}\n"
+
+
+def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
+    info = data.challenges[cid]
+    spec = info.spec
+    facts = [["Difficulty", esc(info.difficulty or "–")], ["Kind", esc(info.kind or "–")]]
+    if info.harness:
+        facts.append(["Study's coding agent", esc(info.harness)])
+    if spec:
+        facts.append(["Suite version", esc(spec.suite_version)])
+    out = [f"# {esc(info.title)}\n", (esc(info.summary, None) + "\n") if info.summary else "",
+           table(["", ""], facts) + "\n"]
+    if spec is None:
+        out.append(mark(ctx, "none", "this challenge has no folder in challenges/ yet: no prompt, suite or "
+                                     "traps to show; the study's grades are listed below.") + "\n")
+    else:
+        prompt = spec.prompt
+        body = ctx.raw(f'<div class="lb-prompt">{sanitised_markdown(prompt)}</div>') if prompt.strip() \
+            else mark(ctx, "none", "no PROMPT.md")
+        out.append(_section("Prompt", body))
+        if spec.entry_points:
+            rows = [[f"`{e.name}`", esc(e.signature or "–"), "yes" if e.required else "optional",
+                     esc(e.description or "", 200)] for e in spec.entry_points]
+            out.append(_section("Entry points", table(["Name", "Signature", "Required", "Description"], rows)))
+        if spec.traps:
+            rows = [[f"`{t.id}`", f"**{esc(t.title)}**", esc(t.description, 600), esc(t.detection, 400)]
+                    for t in spec.traps]
+            out.append(_section("Traps", table(["Id", "Trap", "Why it catches solutions", "How the suite detects it"],
+                                               rows), "traps"))
+        out.append(_section("Suite validation", render(_d("controls", challenge=cid), ctx), "suite-validation"))
+    out.append(_section("Results", render(_d("results", challenge=cid), ctx), "results"))
+    if spec and spec.traps and any(data.has_page(m, cid) for m in data.models):
+        out.append(_section("Traps by model", render(_d("traps", challenge=cid), ctx), "traps-by-model"))
+    charts = []
+    for name in info.metric_names:
+        charts.append(f"### {esc(name)} {{#{chart_anchor(name, 'measured')}}}\n\n"
+                      + render(_d("chart", challenge=cid, metric=name), ctx))
+    for name in data.reported_metrics(cid):
+        charts.append(f"### {esc(name)}, reported {{#{chart_anchor(name, 'reported')}}}\n\n"
+                      + render(_d("chart", challenge=cid, metric=name, source="reported"), ctx))
+    if charts:
+        out.append(_section("Charts", "\n\n".join(charts), "charts"))
+    return "\n".join(p for p in out if p)
+
+
+def model_page(data: SiteData, mid: str, ctx: Context) -> str:
+    info = data.models[mid]
+    facts = [["Provider", esc(info.provider or "–")]]
+    if info.note:
+        facts.append(["Note", esc(info.note, None)])
+    facts.append(["In the published study", "yes" if info.in_study else "no"])
+    n_sol = sum(1 for (m, _c) in data.solutions if m == mid)
+    facts.append(["Solutions in this repository",
+                  str(n_sol) if n_sol else mark(ctx, "none", "none: solutions not in this repository")])
+    rank = next((e for e in data.study.ranking if e.model == mid), None) if data.study else None
+    if rank:
+        facts.append(["Published rank", f"{rank.rank} (average grade {esc(rank.average)}, by {esc(data.study.judge)})"])
+    rows = []
+    for cid, cinfo in data.challenges.items():
+        if not data.has_page(mid, cid):
+            continue
+        grade = data.grade(mid, cid)
+        kind, marker = state(ctx, mid, cid)
+        r = data.result(mid, cid) if kind == "result" else None
+        adapter = r.adapter.kind if r is not None and r.adapter.kind != "none" else ("none" if r else "–")
+        rows.append([challenge_link(ctx, cid), esc(cinfo.harness or "–"),
+                     solution_link(ctx, mid, cid, f"**{esc(grade)}**" if grade else "no grade"),
+                     evidence(ctx, mid, cid), flag_text(ctx, grade, r) or "–", esc(adapter)])
+    body = (table(["Challenge", "Study's coding agent", "Judge grade", "Evidence", "Flags", "Adapter"], rows)
+            if rows else mark(ctx, "none", "no graded, imported or run solution"))
+    return "\n".join([f"# {esc(info.name)}\n", table(["", ""], facts) + "\n",
+                      _section("Across challenges", body, "across-challenges")])
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else (f"{n / 1024:.1f} KiB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MiB")
+
+
+def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
+    minfo, cinfo = data.models[mid], data.challenges[cid]
+    grade = data.grade(mid, cid)
+    kind, marker = state(ctx, mid, cid)
+    r = data.result(mid, cid) if kind == "result" else None
+    out = [f"# {esc(minfo.name)} · {esc(cinfo.title)}\n",
+           f"Model: {model_link(ctx, mid)} · Challenge: {challenge_link(ctx, cid)}\n"]
+    summary = []
+    if grade:
+        judge = esc(data.study.judge) if data.study else "the judge"
+        summary.append(["Judge grade", f"**{esc(grade)}** (by {judge}; an opinion, not a measurement)"])
+    else:
+        summary.append(["Judge grade", "no grade"])
+    summary.append(["Status", status_marker(ctx, r) if r else marker])
+    if r is not None:
+        flags = ctx.flags(grade, r) if ctx.flags and grade else []
+        for f in flags or []:
+            summary.append(["⚑ " + esc(getattr(f, "label", str(f))), esc(getattr(f, "explanation", ""), 400)])
+        for name, label in (("compile", "compile"), ("own_tests", "own tests"), ("conformance", "conformance")):
+            if name in r.phases or name != "compile":
+                summary.append([label.capitalize(), phase_summary(ctx, r.phases.get(name), label)])
+        summary.append(["Traps", trap_summary(ctx, r)])
+        summary.append(["Lines of code", str(r.loc) if r.loc else "–"])
+        summary.append(["Run time", f"{r.duration_s:.1f} s"])
+    if cinfo.harness:
+        summary.append(["Study's coding agent", esc(cinfo.harness)])
+    out.append(_section("Summary", table(["", ""], summary), "summary"))
+
+    if r is not None and r.traps:
+        spec = cinfo.spec
+        rows = []
+        for tid, v in r.traps.items():
+            title = spec.trap(tid).title if spec and tid in spec.trap_ids else tid
+            verdict = {"avoided": mark(ctx, "ok", "avoided"), "fell_in": mark(ctx, "bad", "fell in")}.get(
+                v.status, mark(ctx, "none", "not run"))
+            rows.append([f"{esc(title)} (`{esc(tid)}`)", verdict, esc(v.reason, 300) or "–",
+                         esc(", ".join(v.tests), 300) or "–"])
+        out.append(_section("Traps", table(["Trap", "Verdict", "Reason", "Tests"], rows), "traps"))
+    if r is not None:
+        out.append(_section("Tests", render(_d("tests", model=mid, challenge=cid), ctx), "tests"))
+        out.append(_metrics_section(data, mid, cid, r, ctx))
+        out.append(_adapter_section(r, ctx))
+        logs = [(name, p.log_tail) for name, p in r.phases.items() if p.log_tail.strip()]
+        if logs:
+            blocks = "\n\n".join(f"**{esc(name)}** (last lines)\n\n" + ctx.raw(pre(tail[-20000:])) for name, tail in logs)
+            out.append(_section("Logs", blocks, "logs"))
+    else:
+        reported = _reported_rows(data, mid, cid)
+        if reported:
+            out.append(_section("Reported figures", table(["Metric", "Value", "Reported by"], reported), "reported"))
+    out.append(_files_section(data, mid, cid, ctx))
+    if r is not None:
+        out.append(_section("Provenance", render(_d("provenance", model=mid, challenge=cid), ctx), "provenance"))
+    return "\n".join(p for p in out if p)
+
+
+def _reported_rows(data: SiteData, mid: str, cid: str) -> list[list[str]]:
+    rows = []
+    for name in data.reported_metrics(cid):
+        rep = data.reported(mid, cid, name)
+        if rep is not None:
+            value, unit, who = rep
+            rows.append([esc(name), fmt_number(value, unit) if not isinstance(value, str) else esc(value), esc(who)])
+    return rows
+
+
+def _metrics_section(data: SiteData, mid: str, cid: str, r, ctx: Context) -> str:
+    parts = []
+    spec = data.challenges[cid].spec
+    names = list(dict.fromkeys([*(m.name for m in spec.metrics), *r.metrics] if spec else list(r.metrics)))
+    rows = []
+    for name in names:
+        m = r.metrics.get(name)
+        if m is None:
+            rows.append([esc(name), mark(ctx, "none", "not measured" if r.status == "ok" else STATUS_TEXT[r.status][1]),
+                         "–", "–"])
+        else:
+            rows.append([esc(name), fmt_number(m.value, m.unit), esc(m.better), esc(m.test, 120) or "–"])
+    if rows:
+        parts.append("Measured by llmbench:\n\n" + table(["Metric", "Value", "Better", "Test"], rows))
+    reported = _reported_rows(data, mid, cid)
+    if reported:
+        parts.append("Reported, not reproduced:\n\n" + table(["Metric", "Value", "Reported by"], reported))
+    if not parts:
+        return ""
+    return _section("Metrics", "\n\n".join(parts), "metrics")
+
+
+def _adapter_section(r, ctx: Context) -> str:
+    a = r.adapter
+    if a.kind == "none":
+        return _section("Adapter", "None: the solution is called through the canonical entry points as written.",
+                        "adapter")
+    rows = [[f"`{esc(k)}`", esc(v)] for k, v in a.mapping.items()]
+    body = f"Kind: **{esc(a.kind)}** (written by a maintainer, not by the model)."
+    if a.harness:
+        body += f" Harness: {esc(a.harness)}."
+    if rows:
+        body += "\n\n" + table(["Canonical entry point", "Solution's name"], rows)
+    if a.notes:
+        body += "\n\n" + ctx.raw(pre(a.notes, "lb-notes"))
+    return _section("Adapter", body, "adapter")
+
+
+def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
+    if (mid, cid) not in data.solutions:
+        text = ("Solution not in this repository: the study's code is not redistributed with llmbench. "
+                "Import it with `llmbench import` to run it here.")
+        return _section("Files", mark(ctx, "none", text), "files")
+    files = data.files(mid, cid)
+    parts = []
+    if not data.publish_sources:
+        parts.append(mark(ctx, "info", "sources, notes and logs of this study are not published "
+                                       "(publish_sources: false): results only."))
+    else:
+        for note in data.notes(mid, cid):
+            if note.text is not None:
+                parts.append(f"**The model's notes: {esc(note.path)}**\n\n"
+                             + ctx.raw(f'<div class="lb-notes">{sanitised_markdown(note.text)}</div>'))
+    stats = data.session_stats(mid, cid)
+    if stats is not None:
+        rows = [["records", str(stats.records)], ["unreadable lines", str(stats.unreadable)],
+                ["tool calls", str(stats.tool_calls)], ["size", _size(stats.bytes)]]
+        rows += [[f"records of type {esc(k)}", str(v)] for k, v in stats.kinds.items()]
+        if stats.first:
+            rows.append(["time span", esc(f"{stats.first} … {stats.last}")])
+        parts.append("Session log (session.jsonl):\n\n" + table(["", ""], rows))
+    if data.publish_sources:
+        rows = [[esc(f.path, 160), _size(f.size), "binary" if f.text is None else
+                 (str(f.text.count("\n") + 1) + (" (truncated)" if f.truncated else ""))] for f in files]
+        if rows:
+            parts.append(table(["File", "Size", "Lines"], rows))
+        sources = []
+        for f in files:
+            if f.text is None or f in data.notes(mid, cid) or f.path.endswith(".jsonl"):
+                continue
+            note = ' <span class="lb-muted">(truncated)</span>' if f.truncated else ""
+            sources.append(f'<details class="lb-source" data-search-exclude><summary>{esc_html(f.path)}{note}</summary>'
+                           f"{highlight(f.text, f.path)}</details>")
+        if sources:
+            parts.append(ctx.raw("\n".join(sources)))
+    if not parts:
+        parts.append(mark(ctx, "none", "no files"))
+    return _section("Files", "\n\n".join(parts), "files")
+
+
+def challenges_index(data: SiteData, ctx: Context) -> str:
+    return "# Challenges\n\n" + render(_d("challenges"), ctx) + "\n"
+
+
+def models_index(data: SiteData, ctx: Context) -> str:
+    intro = ("Models of the published study and any model whose solutions this repository holds. "
+             "Grades are the study's LLM judge's; evidence is llmbench's.")
+    return f"# Models\n\n{intro}\n\n" + render(_d("models"), ctx) + "\n"
+
+
+def analysis_index(pages: list[tuple[str, str]], ctx: Context) -> str:
+    """pages: (src_uri, title) of the analysis pages."""
+    if not pages:
+        return "# Analysis\n\nNo analysis pages yet: add markdown files to analysis/.\n"
+    items = "\n".join(f"- [{esc(title)}]({ctx.links._rel(uri)})" for uri, title in pages)
+    return f"# Analysis\n\n{items}\n"
+
+
+def downloads_page(data: SiteData, ctx: Context) -> str:
+    schema = json_schema()
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type") or (prop.get("$ref", "").rsplit("/", 1)[-1]) or "see schema"
+        rows.append([f"`{name}`", esc(kind), "yes" if name in schema.get("required", []) else "no"])
+    links = "\n".join(f"- [{label}]({ctx.links.file(path)})" for label, path in (
+        ("results.json", DOWNLOADS["JSON"]), ("results.csv", DOWNLOADS["CSV"]),
+        ("result.schema.json", DOWNLOADS["schema"]), ("study.json", "downloads/study.json")))
+    return (
+        "# Downloads\n\n"
+        f"{links}\n\n"
+        "`results.json` holds every result file of `results/` (solutions and controls) as one list of "
+        "objects following the schema. `results.csv` has one row per solution with its counts, trap "
+        "verdicts, measured metrics (columns `metric:<name>`) and the judge's grade. `study.json` holds "
+        "the published study's facts (grades and reported figures are opinions and claims, not measurements).\n\n"
+        "## Result fields\n\n" + table(["Field", "Type", "Required"], rows) + "\n"
+    )
+
+
+# ---- download files ----------------------------------------------------------------------
+
+def results_json(data: SiteData) -> str:
+    items = [r.model_dump(mode="json") for _, r in sorted(data.results.items())]
+    for cid in sorted(data.controls):
+        items += [r.model_dump(mode="json") for _, r in sorted(data.controls[cid].items())]
+    return json.dumps(items, indent=1, sort_keys=True) + "\n"
+
+
+def results_csv(data: SiteData) -> str:
+    import csv
+    import io
+
+    metrics = sorted({f"metric:{name}" for r in data.results.values() for name in r.metrics})
+    headers = ["model", "challenge", "status", "reason", "judge_grade", "own_tests_passed", "own_tests_ran",
+               "conformance_passed", "conformance_ran", "traps_avoided", "traps_fell_in", "traps_not_run",
+               "fell_in", "adapter", "loc", "date", "suite_version", "key", *metrics]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers)
+    for (mid, cid), r in sorted(data.results.items()):
+        def ran(name):
+            p = r.phases.get(name)
+            if p is None:
+                return "", ""
+            c = p.counts if any(k in p.counts for k in ("passed", "failed")) else \
+                {o: sum(1 for t in p.tests if t.outcome == o) for o in ("passed", "failed", "error", "timeout")}
+            return c.get("passed", 0), sum(c.get(k, 0) for k in ("passed", "failed", "error", "timeout"))
+        verdicts = [v.status for v in r.traps.values()]
+        row = [mid, cid, r.status, " ".join(r.reason.split()), data.grade(mid, cid) or "", *ran("own_tests"),
+               *ran("conformance"), verdicts.count("avoided"), verdicts.count("fell_in"), verdicts.count("not_run"),
+               ";".join(sorted(t for t, v in r.traps.items() if v.status == "fell_in")), r.adapter.kind, r.loc,
+               r.provenance.date, r.provenance.suite_version, r.key]
+        row += [repr(r.metrics[m[7:]].value) if m[7:] in r.metrics else "" for m in metrics]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def study_json(data: SiteData) -> str:
+    s = data.study
+    if s is None:
+        return "{}\n"
+    out = {
+        "title": s.title, "source": s.source, "commit": s.commit, "judge": s.judge, "grade_scale": s.grade_scale,
+        "models": [m.__dict__ for m in s.models], "challenges": [c.__dict__ for c in s.challenges],
+        "grades": s.grades, "ranking": [e.__dict__ for e in s.ranking], "reported": s.reported,
+    }
+    return json.dumps(out, indent=1, sort_keys=True) + "\n"
+
+
+def schema_json() -> str:
+    return json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"
+
+
+def title_of(markdown: str, fallback: str) -> str:
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
+    return m.group(1) if m else fallback
+
+
+__all__ = ["challenge_page", "model_page", "solution_page", "challenges_index", "models_index", "analysis_index",
+           "downloads_page", "results_json", "results_csv", "study_json", "schema_json", "title_of", "REFERENCE",
+           "evidence"]

@@ -1,0 +1,688 @@
+"""Renderers of the live directives: pure functions from site data to markdown.
+
+Every renderer takes the parsed directive and a Context (data, where links point, how raw
+HTML is carried) and returns markdown. Mistakes in what a contributor wrote raise
+ContentError naming the valid choices; missing or failed results render as visible
+markers with their reason, never as an empty cell or an old number.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import ContentError
+from ..schema import PhaseResult, Result
+from .charts import Bar, bar_chart_svg
+from .data import REFERENCE, SiteData
+from .directives import Directive
+from .text import esc, esc_html, fmt_number, table
+
+DOWNLOADS = {
+    "JSON": "downloads/results.json",
+    "CSV": "downloads/results.csv",
+    "schema": "downloads/result.schema.json",
+}
+_SYMBOL = {"ok": "✓", "bad": "✗", "warn": "⚠", "none": "○", "time": "⏱", "info": "ℹ"}
+_RAN = ("passed", "failed", "error", "timeout")
+
+
+def default_flags() -> Callable | None:
+    """llmbench.evidence.flags(grade, result) when that module exists (grade-versus-evidence flags)."""
+    if importlib.util.find_spec("llmbench.evidence") is None:
+        return None
+    from .. import evidence
+
+    return getattr(evidence, "flags", None)
+
+
+def _identity(html: str) -> str:
+    return html
+
+
+@dataclass
+class Context:
+    data: SiteData
+    links: object  # SiteLinks or AbsoluteLinks
+    raw: Callable[[str], str] = _identity  # carries raw HTML through markdown (site build)
+    flags: Callable | None = None
+    html: bool = True  # False: plain markdown for GitHub (no classes, charts become links)
+    path: str = "<text>"
+    charts: dict = field(default_factory=dict)  # cache: chart arguments -> SVG
+
+    @property
+    def inline_svg(self) -> bool:
+        return not getattr(self.links, "absolute", False)
+
+    def fail(self, d: Directive, message: str) -> ContentError:
+        return ContentError(self.path, f"live directive '{d.name}': {message}", d.line)
+
+
+# ---- small pieces ------------------------------------------------------------------
+
+def mark(ctx: Context, kind: str, text: str) -> str:
+    """A visible state marker: a symbol and (escaped) text, coloured on the site."""
+    body = f"{_SYMBOL[kind]} {text}"
+    return f'<span class="lb-mark lb-{kind}">{body}</span>' if ctx.html else body
+
+
+def model_link(ctx: Context, model: str) -> str:
+    info = ctx.data.models.get(model)
+    name = esc(info.name if info else model)
+    return f"[{name}]({ctx.links.page(f'models/{model}')})" if info else name
+
+
+def challenge_link(ctx: Context, cid: str) -> str:
+    info = ctx.data.challenges[cid]
+    return f"[{esc(info.title)}]({ctx.links.page(f'challenges/{cid}')})"
+
+
+def solution_link(ctx: Context, model: str, cid: str, text: str) -> str:
+    if ctx.data.has_page(model, cid):
+        return f"[{text}]({ctx.links.page(f'solutions/{model}/{cid}')})"
+    return text
+
+
+def downloads_line(ctx: Context) -> str:
+    links = " · ".join(f"[{k}]({ctx.links.file(v)})" for k, v in DOWNLOADS.items())
+    return f"Download all results: {links}"
+
+
+def counts(phase: PhaseResult) -> dict[str, int]:
+    """Outcome counts of a phase, from its counts or else from its test records."""
+    out = {k: v for k, v in phase.counts.items()}
+    if not any(k in out for k in _RAN) and phase.tests:
+        for t in phase.tests:
+            out[t.outcome] = out.get(t.outcome, 0) + 1
+    return out
+
+
+def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
+    if phase is None:
+        return mark(ctx, "none", f"{label} not run")
+    c = counts(phase)
+    ran = sum(c.get(k, 0) for k in _RAN)
+    passed = c.get("passed", 0)
+    skipped = c.get("skipped", 0) + c.get("not_run", 0)
+    extra = f", {skipped} skipped" if skipped else ""
+    if phase.status == "ok" and ran:
+        kind = "ok" if passed == ran else "bad"
+        return mark(ctx, kind, f"{label} {passed}/{ran}{extra}")
+    if phase.status == "not_run":
+        return mark(ctx, "none", f"{label} not run" + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
+    kind = {"timeout": "time", "harness_error": "warn", "ok": "none"}.get(phase.status, "bad")
+    what = {"failed": f"{label} {passed}/{ran}" if ran else f"{label} failed",
+            "timeout": f"{label} timed out", "not_runnable": f"{label} not runnable",
+            "harness_error": f"{label}: harness error", "ok": f"{label}: no tests"}[phase.status]
+    return mark(ctx, kind, what + extra + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
+
+
+def trap_summary(ctx: Context, result: Result) -> str:
+    if not result.traps:
+        return mark(ctx, "none", "no trap verdicts")
+    avoided = [t for t, v in result.traps.items() if v.status == "avoided"]
+    fell = [t for t, v in result.traps.items() if v.status == "fell_in"]
+    not_run = [t for t, v in result.traps.items() if v.status == "not_run"]
+    text = f"{len(avoided)}/{len(result.traps)} avoided"
+    if fell:
+        return mark(ctx, "bad", text + f"; fell in: {esc(', '.join(fell))}")
+    if not_run:
+        return mark(ctx, "none", text + f"; {len(not_run)} not run")
+    return mark(ctx, "ok", text)
+
+
+STATUS_TEXT = {
+    "ok": ("ok", "ran"),
+    "failed": ("bad", "failed"),
+    "timeout": ("time", "timed out"),
+    "not_runnable": ("bad", "not runnable"),
+    "harness_error": ("warn", "harness error (not the solution's fault)"),
+}
+
+
+def state(ctx: Context, model: str, cid: str) -> tuple[str, str]:
+    """(kind, marker) of a cell without a usable result, or ("result", "") when there is one."""
+    d = ctx.data
+    result = d.result(model, cid)
+    if result is not None:
+        stale = d.stale_reason(result)
+        if stale:
+            return "stale", mark(ctx, "warn", esc(stale, 160))
+        return "result", ""
+    if (model, cid) in d.unreadable:
+        return "unreadable", mark(ctx, "warn", "not run: result unreadable (" + esc(d.unreadable[(model, cid)], 120) + ")")
+    if model == REFERENCE:
+        return "missing", mark(ctx, "none", f"not run: no reference result (run `llmbench validate {esc(cid)}`)")
+    if (model, cid) in d.solutions:
+        return "missing", mark(ctx, "none", "not run: no result yet (run llmbench run)")
+    if d.grade(model, cid) is not None:
+        return "absent", mark(ctx, "none", "solution not in this repository")
+    return "unattempted", mark(ctx, "none", "not attempted")
+
+
+def status_marker(ctx: Context, result: Result) -> str:
+    kind, text = STATUS_TEXT[result.status]
+    return mark(ctx, kind, text + (f": {esc(result.reason, 120)}" if result.reason and result.status != "ok" else ""))
+
+
+def evidence(ctx: Context, model: str, cid: str) -> str:
+    """Compile / own tests / conformance / traps, in a few words, for a matrix cell."""
+    kind, marker = state(ctx, model, cid)
+    if kind != "result":
+        return marker
+    r = ctx.data.result(model, cid)
+    parts = []
+    if r.status != "ok":
+        parts.append(status_marker(ctx, r))
+    if "compile" in r.phases:
+        p = r.phases["compile"]
+        parts.append(mark(ctx, "ok", "compiles") if p.status == "ok" else phase_summary(ctx, p, "compile"))
+    if "own_tests" in r.phases:
+        parts.append(phase_summary(ctx, r.phases["own_tests"], "own tests"))
+    parts.append(phase_summary(ctx, r.phases.get("conformance"), "conformance"))
+    if r.traps:
+        parts.append(trap_summary(ctx, r))
+    return "<br>".join(parts) if ctx.html else "; ".join(parts)
+
+
+def flag_text(ctx: Context, grade: str | None, result: Result | None) -> str:
+    if ctx.flags is None or grade is None or result is None:
+        return ""
+    found = ctx.flags(grade, result) or []
+    labels = []
+    for f in found:
+        label = getattr(f, "label", None) or getattr(f, "message", None) or str(f)
+        explanation = getattr(f, "explanation", "")
+        if ctx.html:
+            labels.append(f'<span class="lb-flag" title="{esc_html(explanation)}">⚑ {esc(label, 60)}</span>')
+        else:
+            labels.append(f"⚑ {esc(label, 60)}")
+    return (" " if ctx.html else "; ").join(labels)
+
+
+def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None) -> str:
+    kind, marker = state(ctx, model, cid)
+    if kind != "result":
+        return marker
+    r = ctx.data.result(model, cid)
+    m = r.metrics.get(metric)
+    if m is not None:
+        return fmt_number(m.value, m.unit, spec)
+    if r.status != "ok":
+        return status_marker(ctx, r)
+    return mark(ctx, "none", "not measured")
+
+
+# ---- argument checking ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spec:
+    render: Callable[[Directive, Context], str]
+    args: dict[str, str]  # name -> what it names: model, models, challenge, challenges, metric, text, or "a|b|c"
+    required: tuple[str, ...] = ()
+    inline: bool = False
+    help: str = ""
+
+
+def _check_names(ctx: Context, d: Directive, key: str, values, valid: list[str], what: str) -> None:
+    for v in values:
+        if v not in valid:
+            raise ctx.fail(d, f"unknown {what} '{v}' in {key}=; valid {what}s: {', '.join(valid) or '(none)'}")
+
+
+def check(d: Directive, ctx: Context) -> Spec:
+    spec = DIRECTIVES.get(d.name)
+    if spec is None:
+        raise ContentError(ctx.path, f"unknown live directive '{d.name}'; valid directives: {', '.join(DIRECTIVES)}", d.line)
+    for key in d.args:
+        if key not in spec.args:
+            raise ctx.fail(d, f"unknown argument '{key}'; valid arguments: {', '.join(spec.args) or '(none)'}")
+    for key in spec.required:
+        if key not in d.args:
+            raise ctx.fail(d, f"missing argument '{key}' (arguments: {', '.join(spec.args)})")
+    if d.inline and not spec.inline:
+        raise ctx.fail(d, "renders a block: put it on a line of its own")
+    data = ctx.data
+    models = list(data.models)
+    for key, kind in spec.args.items():
+        if key not in d.args:
+            continue
+        values = d.items(key)
+        if kind in ("model", "challenge", "text", "metric") and isinstance(d.args[key], tuple):
+            raise ctx.fail(d, f"{key}= takes one value, got {', '.join(values)}")
+        if kind == "model":
+            _check_names(ctx, d, key, values, models + [REFERENCE], "model")
+        elif kind == "models":
+            _check_names(ctx, d, key, values, models, "model")
+        elif kind in ("challenge", "challenges"):
+            _check_names(ctx, d, key, values, list(data.challenges), "challenge")
+        elif "|" in kind:
+            _check_names(ctx, d, key, values, kind.split("|"), f"value of {key}")
+    if "metric" in spec.args and "metric" in d.args:
+        cid, metric = d.text("challenge"), d.text("metric")
+        if d.text("source", "measured") == "reported":
+            valid = data.reported_metrics(cid)
+            where = "reported for this challenge (data/study.toml or the solutions' own reports)"
+        else:
+            valid = data.challenges[cid].metric_names
+            where = f"in challenges/{cid}/challenge.toml"
+            if not valid and data.reported_metrics(cid):
+                where += f"; reported figures need source=reported ({', '.join(data.reported_metrics(cid))})"
+        if metric not in valid:
+            raise ctx.fail(d, f"unknown metric '{metric}' for challenge '{cid}'; valid metrics {where}: "
+                              f"{', '.join(valid) or '(none)'}")
+    if "format" in d.args:
+        try:
+            format(1.5, d.text("format"))
+        except (ValueError, TypeError):
+            raise ctx.fail(d, f"format='{d.text('format')}' is not a Python format spec (e.g. .3g or .2e)") from None
+    return spec
+
+
+def render(d: Directive, ctx: Context) -> str:
+    """The fresh content of one directive (checked first)."""
+    spec = check(d, ctx)
+    return spec.render(d, ctx)
+
+
+# ---- the directives -----------------------------------------------------------------
+
+def _models_of(ctx: Context, d: Directive, cid: str | None = None) -> list[str]:
+    chosen = d.items("models") or tuple(ctx.data.models)
+    if cid is None:
+        return list(chosen)
+    return [m for m in chosen if ctx.data.has_page(m, cid)]
+
+
+def r_grade_matrix(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    models = _models_of(ctx, d)
+    cids = list(d.items("challenges") or data.challenges)
+    if not models or not cids:
+        return mark(ctx, "none", "no models or challenges to show")
+    rows = []
+    for cid in cids:
+        row = [challenge_link(ctx, cid)]
+        for m in models:
+            grade = data.grade(m, cid)
+            grade_text = f"**{esc(grade)}**" if grade else "no grade"
+            cell = solution_link(ctx, m, cid, grade_text)
+            if d.text("evidence", "true") == "true" and data.has_page(m, cid):
+                sep = "<br>" if ctx.html else " · "
+                cell += sep + evidence(ctx, m, cid)
+                flags = flag_text(ctx, grade, data.result(m, cid) if state(ctx, m, cid)[0] == "result" else None)
+                if flags:
+                    cell += sep + flags
+            elif not data.has_page(m, cid):
+                cell = mark(ctx, "none", "not attempted")
+            row.append(cell)
+        rows.append(row)
+    judge = esc(data.study.judge) if data.study else "no judge"
+    headers = ["Challenge"] + [model_link(ctx, m) for m in models]
+    caption = (f"Grades: the study's LLM judge ({judge}), an opinion. Beside each grade: what llmbench "
+               f"measured (compile, own tests, conformance, traps). Each cell links to its solution page.")
+    if ctx.flags is not None:
+        caption += " ⚑ marks a grade that the evidence contradicts."
+    return "\n\n".join([caption, table(headers, rows), downloads_line(ctx)])
+
+
+def r_ranking(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    if d.text("source", "published") == "evidence":
+        return _evidence_ranking(ctx)
+    if data.study is None or not data.study.ranking:
+        return mark(ctx, "none", "no published ranking (data/study.toml has none)")
+    rows = []
+    for e in data.study.ranking:
+        info = data.models.get(e.model)
+        rows.append([str(e.rank), model_link(ctx, e.model), esc(info.provider if info else ""), esc(e.average)])
+    src = f"[{esc(data.study.title)}]({data.study.source})"
+    caption = (f"The published ranking of {src} (commit {esc(data.study.commit)}), in its published order, "
+               f"verbatim: average grades by the study's LLM judge, {esc(data.study.judge)}.")
+    return "\n\n".join([caption, table(["Rank", "Model", "Provider", "Average grade (judge)"], rows)])
+
+
+def _evidence_ranking(ctx: Context) -> str:
+    if importlib.util.find_spec("llmbench.evidence") is None:
+        return mark(ctx, "none", "evidence ranking unavailable (llmbench.evidence missing)")
+    from ..evidence import evidence_ranking
+
+    rows_in = evidence_ranking(list(ctx.data.results.values()), {m: i.name for m, i in ctx.data.models.items()})
+    rows = []
+    for r in rows_in:
+        if r.model not in ctx.data.models:
+            continue
+        pct = (lambda v: mark(ctx, "none", "no evidence") if v is None else f"{v * 100:.0f}%")
+        rows.append([str(r.rank) if r.rank is not None else mark(ctx, "none", "unranked"), model_link(ctx, r.model),
+                     pct(r.trap_score), pct(r.conformance_pass_rate), str(r.solutions),
+                     f"{r.traps_avoided} / {r.traps_fell_in} / {r.traps_unverified}"])
+    if not rows:
+        return mark(ctx, "none", "no results yet: nothing to rank")
+    caption = ("Ranking by evidence (llmbench's measurements, no grades): share of traps avoided, then "
+               "conformance pass rate.")
+    return "\n\n".join([caption, table(["Rank", "Model", "Trap score", "Conformance pass rate", "Solutions run",
+                                        "Traps avoided / fell in / unverified"], rows), downloads_line(ctx)])
+
+
+def r_results(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    cid = d.text("challenge")
+    info = data.challenges[cid]
+    metrics = info.spec.metrics if info.spec else ()
+    rows = []
+    for m in _models_of(ctx, d, cid) + ([REFERENCE] if data.result(REFERENCE, cid) else []):
+        grade = data.grade(m, cid) if m != REFERENCE else None
+        name = "reference (llmbench)" if m == REFERENCE else solution_link(ctx, m, cid, esc(data.models[m].name))
+        kind, marker = state(ctx, m, cid)
+        r = data.result(m, cid) if kind == "result" else None
+        row = [name, esc(grade) if grade else ("–" if m == REFERENCE else "no grade")]
+        if r is None:
+            row += [marker, marker, marker, marker]
+        else:
+            row += [status_marker(ctx, r), phase_summary(ctx, r.phases.get("own_tests"), "own tests"),
+                    phase_summary(ctx, r.phases.get("conformance"), "conformance"), trap_summary(ctx, r)]
+        row += [metric_cell(ctx, m, cid, ms.name) for ms in metrics]
+        adapter = r.adapter.kind if r is not None else ""
+        row.append(esc(adapter) if adapter and adapter != "none" else ("none" if r is not None else "–"))
+        rows.append(row)
+    if not rows:
+        return mark(ctx, "none", f"no solutions of {esc(cid)} yet")
+    headers = ["Model", "Judge grade", "Status", "Own tests", "Conformance", "Traps"]
+    headers += [esc(ms.name) + (f" ({esc(ms.unit)})" if ms.unit else "") for ms in metrics] + ["Adapter"]
+    return "\n\n".join([table(headers, rows), downloads_line(ctx)])
+
+
+def r_traps(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    cid = d.text("challenge")
+    info = data.challenges[cid]
+    if not info.spec or not info.spec.traps:
+        return mark(ctx, "none", f"no traps defined for {esc(cid)} (no challenge.toml traps)")
+    models = _models_of(ctx, d, cid)
+    if not models:
+        return mark(ctx, "none", f"no solutions of {esc(cid)} yet")
+    rows = []
+    for trap in info.spec.traps:
+        row = [f"{esc(trap.title)} (`{trap.id}`)"]
+        for m in models:
+            kind, marker = state(ctx, m, cid)
+            if kind != "result":
+                row.append(marker)
+                continue
+            v = data.result(m, cid).traps.get(trap.id)
+            if v is None:
+                row.append(mark(ctx, "none", "no verdict"))
+            elif v.status == "avoided":
+                row.append(mark(ctx, "ok", "avoided"))
+            elif v.status == "fell_in":
+                row.append(mark(ctx, "bad", "fell in"))
+            else:
+                row.append(mark(ctx, "none", "not run" + (f": {esc(v.reason, 90)}" if v.reason else "")))
+        rows.append(row)
+    headers = ["Trap"] + [solution_link(ctx, m, cid, esc(data.models[m].name)) for m in models]
+    return "\n\n".join([table(headers, rows), downloads_line(ctx)])
+
+
+def _chart_bars(ctx: Context, cid: str, metric: str, source: str, models: list[str]):
+    bars, unit, better, reference = [], "", "none", None
+    data = ctx.data
+    spec = data.challenges[cid].spec
+    ms = spec.metric(metric) if spec else None
+    if ms:
+        unit, better = ms.unit, ms.better
+    for m in models:
+        label = data.models[m].name
+        if source == "reported":
+            rep = data.reported(m, cid, metric)
+            if rep is None:
+                continue  # a chart of reported figures shows who reported one
+            value, rep_unit, _ = rep
+            unit = unit or rep_unit
+            bars.append(Bar(label, float(value)) if isinstance(value, (int, float)) else Bar(label, None, str(value)))
+            continue
+        kind, _ = state(ctx, m, cid)
+        if kind != "result":
+            bars.append(Bar(label, None, {"stale": "stale result", "unreadable": "result unreadable",
+                                          "missing": "not run: no result yet", "absent": "solution not in this repository",
+                                          "unattempted": "not attempted"}[kind]))
+            continue
+        r = data.result(m, cid)
+        if metric in r.metrics:
+            unit = unit or r.metrics[metric].unit
+            bars.append(Bar(label, r.metrics[metric].value))
+        else:
+            bars.append(Bar(label, None, "not measured" if r.status == "ok" else STATUS_TEXT[r.status][1]))
+    if source != "reported":
+        ref = data.result(REFERENCE, cid)
+        if ref is not None and metric in ref.metrics and not data.stale_reason(ref):
+            reference = ref.metrics[metric].value
+    return bars, unit, better, reference
+
+
+def chart_anchor(metric: str, source: str) -> str:
+    return f"chart-{'reported-' if source == 'reported' else ''}{metric}"
+
+
+def r_chart(d: Directive, ctx: Context) -> str:
+    cid, metric = d.text("challenge"), d.text("metric")
+    source = d.text("source", "measured")
+    label = f"{metric} ({'reported, not reproduced' if source == 'reported' else 'measured by llmbench'})"
+    title = d.text("title") or f"{ctx.data.challenges[cid].title}: {label}"
+    if not ctx.inline_svg:
+        url = ctx.links.page(f"challenges/{cid}", chart_anchor(metric, source))
+        return f"[Chart: {esc(title)}]({url})"
+    models = _models_of(ctx, d, cid)
+    bars, unit, better, reference = _chart_bars(ctx, cid, metric, source, models)
+    if not bars:
+        return mark(ctx, "none", f"no {'reported' if source == 'reported' else 'measured'} values of {esc(metric)} yet")
+    key = (title, tuple(bars), unit, better, reference, d.text("scale", "auto"))
+    if key not in ctx.charts:
+        ctx.charts[key] = bar_chart_svg(title, bars, unit, better, reference, d.text("scale", "auto"))
+    missing = [f"{b.label}: {b.note}" for b in bars if b.value is None]
+    caption = esc(label) + (f". No value: {esc('; '.join(missing), 400)}" if missing else "")
+    html = (f'<figure class="lb-chart" data-search-exclude>{ctx.charts[key]}'
+            f"<figcaption>{caption}</figcaption></figure>")
+    return ctx.raw(html)
+
+
+def r_value(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    m, cid, metric = d.text("model"), d.text("challenge"), d.text("metric")
+    spec = d.text("format")
+    if d.text("source", "measured") == "reported":
+        rep = data.reported(m, cid, metric) if m != REFERENCE else None
+        if rep is None:
+            return mark(ctx, "none", "not reported")
+        value, unit, who = rep
+        return f"{fmt_number(value, unit, spec) if not isinstance(value, str) else esc(value)} ({who})"
+    return metric_cell(ctx, m, cid, metric, spec)
+
+
+def r_tests(d: Directive, ctx: Context) -> str:
+    m, cid = d.text("model"), d.text("challenge")
+    kind, marker = state(ctx, m, cid)
+    if kind != "result":
+        return marker
+    r = ctx.data.result(m, cid)
+    phases = ["own_tests", "conformance"] if d.text("phase", "all") == "all" else [d.text("phase")]
+    spec = ctx.data.challenges[cid].spec
+    out = []
+    for name in phases:
+        label = "Own tests" if name == "own_tests" else "Conformance"
+        phase = r.phases.get(name)
+        summary = phase_summary(ctx, phase, label.lower())
+        if phase is None or not phase.tests:
+            out.append(f"{label}: {summary}")
+            continue
+        rows = []
+        for t in phase.tests:
+            outcome = {"passed": mark(ctx, "ok", "passed"), "skipped": mark(ctx, "none", "skipped"),
+                       "not_run": mark(ctx, "none", "not run"), "timeout": mark(ctx, "time", "timeout")}.get(
+                t.outcome, mark(ctx, "bad", esc(t.outcome)))
+            trap = ""
+            if t.trap:
+                title = ""
+                if spec is not None and t.trap in spec.trap_ids:
+                    title = spec.trap(t.trap).title
+                trap = esc(title or t.trap)
+            row = [esc(t.name, 120), outcome, trap, f"{t.duration_s:.2f} s", esc(t.message, 200)]
+            if name == "own_tests":
+                row.insert(2, "–" if t.asserts is None else str(t.asserts))
+            rows.append(row)
+        headers = ["Test", "Outcome", "Trap", "Duration", "Message"]
+        if name == "own_tests":
+            headers.insert(2, "Asserts")
+        out.append(f"{label}: {summary}\n\n" + table(headers, rows))
+    return "\n\n".join(out + [downloads_line(ctx)])
+
+
+def r_controls(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    cid = d.text("challenge")
+    spec = data.challenges[cid].spec
+    if spec is None:
+        return mark(ctx, "none", f"no challenge suite for {esc(cid)} in this repository")
+    runs = data.controls.get(cid, {})
+    rows = []
+    ref = runs.get("reference")
+    if ref is None:
+        rows.append(["reference", "avoids every trap", mark(ctx, "none", f"not run (run llmbench validate {esc(cid)})")])
+    else:
+        fell = [t for t, v in ref.traps.items() if v.status == "fell_in"]
+        if data.stale_reason(ref):
+            verdict = mark(ctx, "warn", esc(data.stale_reason(ref), 160))
+        elif ref.status != "ok":
+            verdict = status_marker(ctx, ref)
+        elif fell:
+            verdict = mark(ctx, "bad", f"falls into {esc(', '.join(fell))}: the suite or the reference is wrong")
+        else:
+            verdict = mark(ctx, "ok", f"avoids all {len(ref.traps)} traps; "
+                                      + phase_summary(ctx, ref.phases.get("conformance"), "conformance"))
+        rows.append(["reference", "avoids every trap", verdict])
+    patches = spec.mutant_patches()
+    for trap in spec.traps:
+        name = f"mutant `{trap.id}`"
+        expected = f"falls into {esc(trap.title)}"
+        run = runs.get(f"mutant-{trap.id}")
+        if trap.id not in patches and run is None:
+            rows.append([name, expected, mark(ctx, "warn", "no mutant patch for this trap")])
+        elif run is None:
+            rows.append([name, expected, mark(ctx, "none", f"not run (run llmbench validate {esc(cid)})")])
+        elif data.stale_reason(run):
+            rows.append([name, expected, mark(ctx, "warn", esc(data.stale_reason(run), 160))])
+        else:
+            v = run.traps.get(trap.id)
+            if v is not None and v.status == "fell_in":
+                rows.append([name, expected, mark(ctx, "ok", "caught: falls into its trap")])
+            else:
+                why = f"{v.status}" + (f": {v.reason}" if v.reason else "") if v else "no verdict"
+                rows.append([name, expected, mark(ctx, "bad", "not caught: " + esc(why, 140))])
+    caught = sum(1 for r in rows if "caught: falls" in r[2])
+    caption = (f"Suite validation: the reference must avoid every trap and each mutant (the reference with "
+               f"exactly one trap's bug) must fall into its own trap. {caught} of {len(spec.traps)} mutants caught.")
+    return "\n\n".join([caption, table(["Run", "Expected", "Outcome"], rows), downloads_line(ctx)])
+
+
+def r_provenance(d: Directive, ctx: Context) -> str:
+    data = ctx.data
+    m, cid = d.text("model"), d.text("challenge")
+    if m and cid:
+        kind, marker = state(ctx, m, cid)
+        r = data.result(m, cid)
+        if r is None:
+            return marker
+        p = r.provenance
+        rows = [[esc(k), esc(v) if v not in ("", None) else "–"] for k, v in p.model_dump().items()]
+        rows.append(["result key", esc(r.key)])
+        return table(["Field", "Value"], rows)
+    results = [r for (rm, rc), r in data.results.items() if (not m or rm == m) and (not cid or rc == cid)]
+    if cid:
+        results += [r for r in data.controls.get(cid, {}).values()]
+    if not results:
+        return mark(ctx, "none", "no results yet: run llmbench run")
+    dates = sorted(r.provenance.date for r in results if r.provenance.date)
+
+    def values(attr: str) -> str:
+        found = sorted({str(getattr(r.provenance, attr)) for r in results if getattr(r.provenance, attr) not in ("", None)})
+        return esc(", ".join(found), 300) if found else "–"
+
+    rows = [
+        ["results", str(len(results))],
+        ["produced", esc(f"{dates[0]} … {dates[-1]}" if len(dates) > 1 and dates[0] != dates[-1] else (dates[0] if dates else "unknown"))],
+        ["llmbench", values("llmbench_version")], ["harness version", values("harness_version")],
+        ["commit", values("commit")], ["Python", values("python")], ["NumPy", values("numpy")],
+        ["CPU", values("cpu")], ["GPU", values("gpu")], ["isolation", values("isolation")],
+    ]
+    return table(["Provenance", "Value"], rows)
+
+
+def r_study(d: Directive, ctx: Context) -> str:
+    s = ctx.data.study
+    if s is None:
+        return mark(ctx, "none", "no study data (data/study.toml is absent)")
+    rows = [
+        ["Study", esc(s.title)], ["Source", f"[{esc(s.source)}]({s.source})"], ["Commit", esc(s.commit or "–")],
+        ["Judge", esc(s.judge) + " (an LLM: its grades are opinions, not measurements)"],
+        ["Grade scale", esc(s.grade_scale or "–")],
+        ["Models", ", ".join(model_link(ctx, m.id) for m in s.models)],
+        ["Challenges", ", ".join(challenge_link(ctx, c.id) for c in s.challenges)],
+    ]
+    return table(["Fact", "Value"], rows)
+
+
+def r_challenges(d: Directive, ctx: Context) -> str:
+    rows = []
+    for cid, info in ctx.data.challenges.items():
+        spec = info.spec
+        rows.append([challenge_link(ctx, cid), esc(info.difficulty or "–"), esc(info.kind or "–"),
+                     str(len(spec.traps)) if spec else mark(ctx, "none", "no suite here"),
+                     esc(info.harness or "–"), esc(info.summary or "", 160)])
+    if not rows:
+        return mark(ctx, "none", "no challenges")
+    return table(["Challenge", "Difficulty", "Kind", "Traps", "Study harness", "Summary"], rows)
+
+
+def r_models(d: Directive, ctx: Context) -> str:
+    rows = []
+    for mid, info in ctx.data.models.items():
+        n_sol = sum(1 for (m, _c) in ctx.data.solutions if m == mid)
+        n_res = sum(1 for (m, _c) in ctx.data.results if m == mid)
+        graded = sum(1 for c in ctx.data.challenges if ctx.data.grade(mid, c))
+        rows.append([model_link(ctx, mid), esc(info.provider or "–"), str(graded),
+                     str(n_sol) if n_sol else mark(ctx, "none", "solutions not in this repository"), str(n_res),
+                     esc(info.note or "", 120)])
+    if not rows:
+        return mark(ctx, "none", "no models")
+    return table(["Model", "Provider", "Graded challenges", "Solutions here", "Results", "Note"], rows)
+
+
+def r_downloads(d: Directive, ctx: Context) -> str:
+    return downloads_line(ctx)
+
+
+DIRECTIVES: dict[str, Spec] = {
+    "grade-matrix": Spec(r_grade_matrix, {"models": "models", "challenges": "challenges", "evidence": "true|false"},
+                         help="judge grades (rows: challenges, columns: models) with llmbench's evidence beside each"),
+    "ranking": Spec(r_ranking, {"source": "published|evidence"},
+                    help="the published ranking, verbatim and in order (source=evidence: ranked by measurements)"),
+    "results": Spec(r_results, {"challenge": "challenge", "models": "models"}, ("challenge",),
+                    help="one challenge: status, own tests, conformance, traps, key metrics, adapter per model"),
+    "traps": Spec(r_traps, {"challenge": "challenge", "models": "models"}, ("challenge",),
+                  help="one challenge: trap x model verdicts"),
+    "chart": Spec(r_chart, {"challenge": "challenge", "metric": "metric", "source": "measured|reported",
+                            "models": "models", "scale": "auto|linear|log", "title": "text"},
+                  ("challenge", "metric"), help="a bar chart of one metric across models"),
+    "value": Spec(r_value, {"model": "model", "challenge": "challenge", "metric": "metric",
+                            "source": "measured|reported", "format": "text"},
+                  ("model", "challenge", "metric"), inline=True, help="one figure, inline"),
+    "tests": Spec(r_tests, {"model": "model", "challenge": "challenge", "phase": "all|own_tests|conformance"},
+                  ("model", "challenge"), help="every test of one solution with outcome, trap and message"),
+    "controls": Spec(r_controls, {"challenge": "challenge"}, ("challenge",),
+                     help="suite validation: the reference and each trap's mutant"),
+    "provenance": Spec(r_provenance, {"model": "model", "challenge": "challenge"},
+                       help="when, where and with what the results were produced"),
+    "study": Spec(r_study, {}, help="the published study's facts: source, commit, judge, models, challenges"),
+    "challenges": Spec(r_challenges, {}, help="every challenge with difficulty, kind and trap count"),
+    "models": Spec(r_models, {}, help="every model with provider and what this repository holds of it"),
+    "downloads": Spec(r_downloads, {}, inline=True, help="links to the results as JSON, CSV and the schema"),
+}

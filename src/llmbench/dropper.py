@@ -1,55 +1,55 @@
 """Fallback sandbox as root: start Python as root, then become an unprivileged uid.
 
-The interpreter lives in a place the unprivileged uid may not read (e.g. under /root), so
-the modules a solution usually needs are imported first, then privileges are dropped for
-good, and only then does any solution code run (a worker, pytest, or a script).
-Usage: python -m llmbench.dropper --uid N -- (-m module | script.py) [args...]
+The interpreter may live where the unprivileged uid cannot look (e.g. under /root, mode
+0700). Before dropping privileges, every such entry of sys.path is opened as a directory
+descriptor and replaced by its /proc/self/fd/N path, so that imports keep working after
+the drop while the rest of that tree stays closed. Only then does solution code run (a
+worker, pytest, or a script). Usage:
+    python -m llmbench.dropper --uid N -- (-m module | script.py) [args...]
 """
 from __future__ import annotations
 
-import importlib
+import ctypes
 import os
 import runpy
 import sys
 
-PRELOAD = (
-    "abc argparse array ast base64 bisect collections collections.abc contextlib copy csv ctypes "
-    "dataclasses datetime decimal difflib enum fractions functools gc glob hashlib heapq inspect io "
-    "itertools json logging math numbers operator os pathlib pickle queue random re shutil signal "
-    "statistics string struct subprocess tempfile textwrap threading time timeit traceback tracemalloc "
-    "types typing unittest unittest.mock uuid warnings weakref zlib "
-    "numpy numpy.linalg numpy.fft numpy.random numpy.testing "
-    "pytest _pytest.assertion.rewrite pytest_jsonreport.plugin pytest_timeout "
-    "llmbench.worker llmbench.wire llmbench.sandbox "
-    "xml.etree.ElementTree xml.dom.minidom email email.parser doctest pdb pprint fnmatch platform sysconfig "
-    "importlib.metadata importlib.resources zipfile tomllib locale codecs shlex getpass selectors socket errno "
-    "stat secrets cmath code codeop cProfile pstats dis tokenize linecache keyword reprlib concurrent.futures "
-    "multiprocessing asyncio encodings.idna encodings.latin_1 encodings.ascii numpy.ma numpy.polynomial "
-    "numpy.lib.stride_tricks gzip bz2 lzma hypothesis"
-).split()
+PR_SET_DUMPABLE = 4
 
 
-def preload_pytest_plugins() -> None:
-    """pytest imports its built-in and installed plugins lazily: import them while we still can."""
-    import pkgutil
+def _closed_to_others(path: str) -> bool:
+    p = os.path.abspath(path)
+    while p != "/":
+        try:
+            if not os.stat(p).st_mode & 0o001:
+                return True
+        except OSError:
+            return False
+        p = os.path.dirname(p)
+    return False
 
-    try:
-        import _pytest
 
-        for info in pkgutil.walk_packages(_pytest.__path__, "_pytest."):
-            try:
-                importlib.import_module(info.name)
-            except Exception:  # noqa: BLE001
-                pass
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group="pytest11"):
-            try:
-                ep.load()
-            except Exception:  # noqa: BLE001
-                pass
-    except ImportError:
-        pass
+def reopen_sys_path() -> None:
+    moved: dict[str, str] = {}
+    new = []
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and _closed_to_others(entry):
+            fd = os.open(entry, os.O_PATH | os.O_DIRECTORY)
+            moved[os.path.abspath(entry)] = f"/proc/self/fd/{fd}"
+            new.append(moved[os.path.abspath(entry)])
+        else:
+            new.append(entry)
+    sys.path[:] = new
+    # Packages imported already (encodings, importlib, ...) find submodules by __path__.
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if not isinstance(paths, list):
+            continue
+        for i, p in enumerate(paths):
+            for old, fdpath in moved.items():
+                if p == old or p.startswith(old + os.sep):
+                    paths[i] = fdpath + p[len(old):]
+    sys.path_importer_cache.clear()
 
 
 def drop(uid: int) -> None:
@@ -58,22 +58,19 @@ def drop(uid: int) -> None:
     os.setuid(uid)
     if os.getuid() != uid or os.geteuid() != uid:
         raise SystemExit("llmbench.dropper: could not drop privileges")
+    # A uid change makes the process non-dumpable, which closes /proc/self/fd to it.
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1)
 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 4 or argv[0] != "--uid" or argv[2] != "--":
         raise SystemExit("usage: python -m llmbench.dropper --uid N -- (-m module | script) [args]")
     uid, rest = int(argv[1]), argv[3:]
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - optional modules may be absent
-            pass
-    preload_pytest_plugins()
-    drop(uid)
-    # Changing uid clears the parent-death signal: set it again so we die with the harness.
     from llmbench.sandbox import set_parent_death_signal
 
+    reopen_sys_path()
+    drop(uid)
+    # Changing uid clears the parent-death signal: set it again so we die with the harness.
     set_parent_death_signal()
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]

@@ -50,6 +50,7 @@ def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "no
     rc = {
         "svg.hashsalt": "llmbench",
         "svg.fonttype": "none",
+        "text.parse_math": False,  # a "$" in a model name is text, not mathtext
         "font.family": "DejaVu Sans",
         "font.size": 10,
         "text.color": _INK,

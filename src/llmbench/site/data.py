@@ -120,7 +120,7 @@ class SiteData:
         r = self.results.get((model, challenge))
         if r is not None and metric in r.reported:
             rep = r.reported[metric]
-            return rep.value, rep.unit, f"reported by the solution{' (' + rep.source + ')' if rep.source else ''}"
+            return rep.value, rep.unit, "reported by the solution" + (f" in {rep.source}" if rep.source else "")
         if self.study is not None:
             value = self.study.reported_value(model, challenge, metric)
             if value is not None:

@@ -165,7 +165,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                     continue
                 files.append(File(f"analysis/{rel}", src_dir=str(self.root), dest_dir=config.site_dir,
                                   use_directory_urls=config.use_directory_urls))
-        if self.analysis_pages and files.get_file_from_path("analysis/index.md") is None:
+        if files.get_file_from_path("analysis/index.md") is None:
             add("analysis/index.md", lambda ctx: pages.analysis_index(
                 [(u, t) for u, t in self.analysis_pages if u != "analysis/index.md"], ctx))
         return files

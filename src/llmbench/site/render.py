@@ -140,29 +140,41 @@ STATUS_TEXT = {
 }
 
 
-def state(ctx: Context, model: str, cid: str) -> tuple[str, str]:
-    """(kind, marker) of a cell without a usable result, or ("result", "") when there is one."""
+_SHORT = {"stale": ("warn", "stale"), "unreadable": ("warn", "result unreadable"), "missing": ("none", "not run"),
+          "absent": ("none", "not in this repository"), "unattempted": ("none", "not attempted")}
+
+
+def state(ctx: Context, model: str, cid: str, short: bool = False) -> tuple[str, str]:
+    """(kind, marker) of a cell without a usable result, or ("result", "") when there is one.
+
+    short: the marker without its reason, for cells whose row already shows it.
+    """
     d = ctx.data
     result = d.result(model, cid)
     if result is not None:
         stale = d.stale_reason(result)
-        if stale:
-            return "stale", mark(ctx, "warn", esc(stale, 160))
-        return "result", ""
-    if (model, cid) in d.unreadable:
-        return "unreadable", mark(ctx, "warn", "not run: result unreadable (" + esc(d.unreadable[(model, cid)], 120) + ")")
-    if model == REFERENCE:
-        return "missing", mark(ctx, "none", f"not run: no reference result (run `llmbench validate {esc(cid)}`)")
-    if (model, cid) in d.solutions:
-        return "missing", mark(ctx, "none", "not run: no result yet (run llmbench run)")
-    if d.grade(model, cid) is not None:
-        return "absent", mark(ctx, "none", "solution not in this repository")
-    return "unattempted", mark(ctx, "none", "not attempted")
+        if not stale:
+            return "result", ""
+        kind, text = "stale", esc(stale, 160)
+    elif (model, cid) in d.unreadable:
+        kind, text = "unreadable", "not run: result unreadable (" + esc(d.unreadable[(model, cid)], 120) + ")"
+    elif model == REFERENCE:
+        kind, text = "missing", f"not run: no reference result (run llmbench validate {esc(cid)})"
+    elif (model, cid) in d.solutions:
+        kind, text = "missing", "not run: no result yet (run llmbench run)"
+    elif d.grade(model, cid) is not None:
+        kind, text = "absent", "solution not in this repository"
+    else:
+        kind, text = "unattempted", "not attempted"
+    symbol, short_text = _SHORT[kind]
+    return kind, mark(ctx, symbol, short_text if short else text)
 
 
-def status_marker(ctx: Context, result: Result) -> str:
+def status_marker(ctx: Context, result: Result, short: bool = False) -> str:
     kind, text = STATUS_TEXT[result.status]
-    return mark(ctx, kind, text + (f": {esc(result.reason, 120)}" if result.reason and result.status != "ok" else ""))
+    if short or result.status == "ok" or not result.reason:
+        return mark(ctx, kind, text)
+    return mark(ctx, kind, f"{text}: {esc(result.reason, 120)}")
 
 
 def evidence(ctx: Context, model: str, cid: str) -> str:
@@ -200,8 +212,8 @@ def flag_text(ctx: Context, grade: str | None, result: Result | None) -> str:
     return (" " if ctx.html else "; ").join(labels)
 
 
-def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None) -> str:
-    kind, marker = state(ctx, model, cid)
+def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None, short: bool = False) -> str:
+    kind, marker = state(ctx, model, cid, short)
     if kind != "result":
         return marker
     r = ctx.data.result(model, cid)
@@ -209,7 +221,7 @@ def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | Non
     if m is not None:
         return fmt_number(m.value, m.unit, spec)
     if r.status != "ok":
-        return status_marker(ctx, r)
+        return status_marker(ctx, r, short)
     return mark(ctx, "none", "not measured")
 
 
@@ -377,11 +389,12 @@ def r_results(d: Directive, ctx: Context) -> str:
         r = data.result(m, cid) if kind == "result" else None
         row = [name, esc(grade) if grade else ("–" if m == REFERENCE else "no grade")]
         if r is None:
-            row += [marker, marker, marker, marker]
+            short = state(ctx, m, cid, short=True)[1]
+            row += [marker, short, short, short]
         else:
             row += [status_marker(ctx, r), phase_summary(ctx, r.phases.get("own_tests"), "own tests"),
                     phase_summary(ctx, r.phases.get("conformance"), "conformance"), trap_summary(ctx, r)]
-        row += [metric_cell(ctx, m, cid, ms.name) for ms in metrics]
+        row += [metric_cell(ctx, m, cid, ms.name, short=True) for ms in metrics]
         adapter = r.adapter.kind if r is not None else ""
         row.append(esc(adapter) if adapter and adapter != "none" else ("none" if r is not None else "–"))
         rows.append(row)
@@ -405,7 +418,7 @@ def r_traps(d: Directive, ctx: Context) -> str:
     for trap in info.spec.traps:
         row = [f"{esc(trap.title)} (`{trap.id}`)"]
         for m in models:
-            kind, marker = state(ctx, m, cid)
+            kind, marker = state(ctx, m, cid, short=True)
             if kind != "result":
                 row.append(marker)
                 continue
@@ -494,7 +507,7 @@ def r_value(d: Directive, ctx: Context) -> str:
         if rep is None:
             return mark(ctx, "none", "not reported")
         value, unit, who = rep
-        return f"{fmt_number(value, unit, spec) if not isinstance(value, str) else esc(value)} ({who})"
+        return f"{fmt_number(value, unit, spec) if not isinstance(value, str) else esc(value)} ({esc(who)})"
     return metric_cell(ctx, m, cid, metric, spec)
 
 

@@ -11,12 +11,14 @@ import math
 import re
 import xml.etree.ElementTree as etree
 
+# Entities where a backslash would not do (Python-Markdown cannot escape < or |), backslashes
+# elsewhere so that raw markdown on GitHub stays readable.
 _MD_SPECIAL = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", "*": "&#42;", "_": "&#95;",
-    "[": "&#91;", "]": "&#93;", "\\": "&#92;", "#": "&#35;", "~": "&#126;", "!": "&#33;", "$": "&#36;",
-    ":": "&#58;", "=": "&#61;", "^": "&#94;", "{": "&#123;", "}": "&#125;", "+": "&#43;",
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "~": "&#126;",
+    "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "{": "\\{", "}": "\\}", "\\": "\\\\",
 }
 _MD_SPECIAL_RE = re.compile("[" + re.escape("".join(_MD_SPECIAL)) + "]")
+_LINE_START = re.compile(r"^([#+\-]|\d+\.)")
 
 
 def esc(text: object, limit: int | None = 240) -> str:
@@ -24,7 +26,9 @@ def esc(text: object, limit: int | None = 240) -> str:
     s = " ".join(str(text).split())
     if limit is not None and len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
-    return _MD_SPECIAL_RE.sub(lambda m: _MD_SPECIAL[m.group(0)], s)
+    s = _MD_SPECIAL_RE.sub(lambda m: _MD_SPECIAL[m.group(0)], s)
+    return _LINE_START.sub(lambda m: "\\" + m.group(0) if not m.group(0)[0].isdigit()
+                           else m.group(0)[:-1] + "\\.", s)
 
 
 def esc_html(text: object) -> str:

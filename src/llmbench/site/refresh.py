@@ -1,0 +1,106 @@
+"""`llmbench refresh FILE...`: re-render live directives in place, for files read on GitHub.
+
+Only text between a directive and its closing marker changes; links point to the
+published site (site_url in mkdocs.yml) and charts become links, since GitHub strips
+inline SVG. A second refresh changes nothing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ContentError
+from ..project import Project
+from ..store import write_atomic
+from .data import SiteData, load_site_data
+from .directives import replace
+from .links import AbsoluteLinks
+from .render import Context, default_flags, render
+
+PLUGIN = "llmbench"
+
+
+def _yaml_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """Reads mkdocs.yml without running its tags (!ENV, !!python/name:...): they become None."""
+
+    def ignore(loader, suffix, node):
+        return None
+
+    Loader.add_multi_constructor("!", ignore)
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", ignore)
+    return Loader
+
+
+def mkdocs_settings(root: Path) -> dict:
+    """site_url, use_directory_urls and the llmbench plugin's options from root/mkdocs.yml."""
+    import yaml
+
+    path = root / "mkdocs.yml"
+    if not path.exists():
+        raise ContentError(path, "mkdocs.yml is missing: refresh needs its site_url and llmbench plugin options")
+    try:
+        config = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader()) or {}
+    except yaml.YAMLError as exc:
+        raise ContentError(path, f"is not valid YAML ({exc})") from None
+    options: dict = {}
+    for item in config.get("plugins") or []:
+        if isinstance(item, dict) and PLUGIN in item:
+            options = item[PLUGIN] or {}
+    return {
+        "site_url": config.get("site_url") or "",
+        "use_directory_urls": config.get("use_directory_urls", True),
+        "options": options,
+    }
+
+
+def load_for_refresh(root: Path) -> tuple[SiteData, dict]:
+    settings = mkdocs_settings(root)
+    opts = settings["options"]
+    base = (root / opts["root"]).resolve() if opts.get("root") else root
+    data = load_site_data(base, base / opts.get("results_dir", "results"), base / opts.get("study", "data/study.toml"),
+                          bool(opts.get("publish_sources", True)))
+    return data, settings
+
+
+def refresh_text(text: str, data: SiteData, site_url: str, path: str = "<text>",
+                 use_directory_urls: bool = True, flags=None, charts: dict | None = None) -> str:
+    """text with every live directive re-rendered for GitHub (absolute links, no inline SVG)."""
+    if not site_url:
+        raise ContentError("mkdocs.yml", "site_url is not set: refresh links to the published site, so set it")
+    ctx = Context(data, AbsoluteLinks(site_url, use_directory_urls), flags=flags, html=False, path=path,
+                  charts=charts if charts is not None else {})
+    return replace(text, lambda d: render(d, ctx), path)
+
+
+def refresh_files(paths, project: Project | None = None) -> list[Path]:
+    """Re-render the live directives of each file in place; returns the files that changed.
+
+    Contributor mistakes (unknown directive, model, metric; an orphan closing marker) raise
+    ContentError with file:line, before any file is written.
+    """
+    project = project or Project.find()
+    data, settings = load_for_refresh(project.root)
+    flags = default_flags()
+    charts: dict = {}
+    updates = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_absolute():
+            path = (Path.cwd() / path).resolve()
+        try:
+            shown = path.relative_to(project.root).as_posix()
+        except ValueError:
+            shown = str(path)
+        if not path.is_file():
+            raise ContentError(shown, "no such file to refresh")
+        old = path.read_bytes().decode("utf-8")
+        new = refresh_text(old, data, settings["site_url"], shown, settings["use_directory_urls"], flags, charts)
+        if new != old:
+            updates.append((path, new))
+    for path, new in updates:
+        mode = path.stat().st_mode & 0o7777
+        write_atomic(path, new)  # text written as is: no newline translation on POSIX
+        path.chmod(mode)  # the temporary file was created 0600
+    return [path for path, _ in updates]

@@ -1,0 +1,33 @@
+"""`llmbench serve` and a programmatic `make site`: mkdocs with llmbench's folders watched."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..project import Project
+
+WATCHED = ("analysis", "challenges", "results", "solutions", "adapters", "data")
+
+
+def serve(project: Project | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the site, rebuilding on changes to docs/, analysis/, challenges/, results/ (and more)."""
+    from mkdocs.commands.serve import serve as mkdocs_serve
+
+    project = project or Project.find()
+    watch = [str(project.root / name) for name in WATCHED if (project.root / name).is_dir()]
+    mkdocs_serve(config_file=str(project.root / "mkdocs.yml"), dev_addr=f"{host}:{port}", watch=watch)
+
+
+def build_site(project: Project | None = None, site_dir: Path | None = None, strict: bool = True) -> Path:
+    """Build the site (like `mkdocs build --strict`); returns the site folder."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    project = project or Project.find()
+    extra = {"site_dir": str(site_dir)} if site_dir else {}
+    config = load_config(config_file=str(project.root / "mkdocs.yml"), strict=strict, **extra)
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+    return Path(config.site_dir)

@@ -1,0 +1,126 @@
+"""Planning, caching, results on disk and the run / validate / status commands."""
+import json
+import os
+
+import pytest
+
+from llmbench.cli import main
+from llmbench.runner import make_plan, run_plan
+from llmbench.store import ResultStore, write_atomic
+from tests.conftest import add_solution, write
+
+GOOD = {"demo.py": "def add(a, b):\n    return a + b\n",
+        "test_demo.py": "from demo import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
+
+
+def run(project, *args):
+    return main(["run", "--jobs", "2", *args])
+
+
+def test_run_twice_reruns_nothing_and_an_edit_reruns_only_that_solution(demo_project, capsys):
+    add_solution(demo_project, "model-a", GOOD)
+    add_solution(demo_project, "model-b", GOOD)
+    assert run(demo_project) == 0
+    store = ResultStore(demo_project.results_dir)
+    first = {k: r.provenance.date + r.key for k, r in store.solutions().items()}
+    assert set(first) == {("model-a", "demo"), ("model-b", "demo")}
+    assert (demo_project.results_dir / "_controls" / "demo" / "reference.json").exists()
+    assert (demo_project.results_dir / "_controls" / "demo" / "mutant-wrong_sign.json").exists()
+
+    plan = make_plan(demo_project)
+    assert plan.to_run == []
+    write(demo_project.solutions_dir / "model-b" / "demo" / "demo.py", "def add(a, b):\n    return b + a\n")
+    plan = make_plan(demo_project)
+    assert [j.label for j in plan.to_run] == ["model-b/demo"]
+    capsys.readouterr()
+    assert run(demo_project) == 0
+    assert "1 to run, 3 cached" in capsys.readouterr().out
+    after = {k: r.provenance.date + r.key for k, r in store.solutions().items()}
+    assert after[("model-a", "demo")] == first[("model-a", "demo")]
+    assert after[("model-b", "demo")] != first[("model-b", "demo")]
+
+
+def test_result_contents(demo_project):
+    add_solution(demo_project, "model-a", GOOD)
+    add_solution(demo_project, "model-bad", {"demo.py": "def add(a, b):\n    return a - b if isinstance(a, int) else a + b\n"})
+    assert run(demo_project) == 0
+    results = ResultStore(demo_project.results_dir).solutions()
+    good, bad = results[("model-a", "demo")], results[("model-bad", "demo")]
+    assert good.status == "ok" and good.traps["wrong_sign"].status == "avoided"
+    assert good.phases["own_tests"].counts == {"passed": 1, "asserts": 1}
+    assert good.metrics["abs_error"].value == 0.0 and good.loc == 5
+    assert bad.status == "failed" and bad.traps["wrong_sign"].status == "fell_in"
+    assert bad.phases["own_tests"].status == "not_run"
+    assert good.provenance.isolation in ("bwrap", "fallback-uid", "fallback-rlimits")
+    assert len(good.key) == 64
+
+
+def test_entry_point_message_then_adapter_mapping(demo_project):
+    folder = add_solution(demo_project, "model-c", {"mathx.py": "def plus(a, b):\n    return a + b\n"})
+    assert run(demo_project, "--no-controls") == 0
+    res = ResultStore(demo_project.results_dir).solutions()[("model-c", "demo")]
+    assert res.status == "failed"
+    assert "entry point add not found (looked in mathx.py" in res.reason
+    assert "map it in adapters/<model>/<challenge>/adapter.toml" in res.reason
+    assert res.traps["wrong_sign"].status == "not_run"
+    write(demo_project.adapters_dir / "model-c" / "demo" / "adapter.toml",
+          '[entry_points]\nadd = "mathx.plus"\nnotes = "renamed"\n')
+    assert run(demo_project, "--no-controls") == 0
+    res = ResultStore(demo_project.results_dir).solutions()[("model-c", "demo")]
+    assert res.status == "ok" and res.traps["wrong_sign"].status == "avoided"
+    assert res.adapter.kind == "mapping" and res.adapter.mapping == {"add": "mathx.plus"}
+    assert folder.joinpath("mathx.py").read_text().startswith("def plus")  # raw output untouched
+
+
+def test_validate_reports_traps_caught(demo_project, capsys):
+    assert main(["validate", "demo"]) == 0
+    assert "demo: reference ok, traps caught 1/1" in capsys.readouterr().out
+
+
+def test_validate_fails_when_a_mutant_is_not_caught(demo_project, capsys):
+    patch = demo_project.challenges_dir / "demo" / "mutants" / "wrong_sign.patch"
+    patch.write_text(patch.read_text().replace("return a - b if isinstance(a, int) else a + b", "return b + a"))
+    assert main(["validate", "demo"]) == 1
+    assert "traps caught 0/1 (missed: wrong_sign)" in capsys.readouterr().out
+
+
+def test_status_lists_missing_cached_and_orphaned(demo_project, capsys):
+    add_solution(demo_project, "model-a", GOOD)
+    write(demo_project.results_dir / "ghost" / "demo.json", "{}")
+    with pytest.warns(UserWarning, match="unreadable result"):
+        main(["status"])
+    out = capsys.readouterr().out
+    assert "missing  model-a/demo" in out and "orphaned  results/ghost/demo.json" in out
+
+
+def test_corrupt_result_is_treated_as_missing_and_rerun(demo_project):
+    add_solution(demo_project, "model-a", GOOD)
+    path = demo_project.results_dir / "model-a" / "demo.json"
+    write(path, '{"schema_version": 1, "model": "model-a", "chall')
+    with pytest.warns(UserWarning, match="treated as missing"):
+        plan = make_plan(demo_project, controls=False)
+    assert [j.label for j in plan.to_run] == ["model-a/demo"]
+    assert run(demo_project, "--no-controls") == 0
+    assert json.loads(path.read_text())["status"] == "ok"
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+
+    def broken(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError):
+        write_atomic(target, "new")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_unknown_challenge_and_bad_toml_are_clear_errors(demo_project, capsys):
+    assert main(["run", "--challenge", "nope"]) == 2
+    assert "unknown challenge nope; valid: demo" in capsys.readouterr().err
+    (demo_project.challenges_dir / "demo" / "challenge.toml").write_text("id = \n")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "challenges/demo/challenge.toml" in err and "is not valid TOML" in err

@@ -1,0 +1,206 @@
+"""Renderers: pure functions from synthetic site data to markdown / SVG."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from llmbench.errors import ContentError
+from llmbench.site import pages
+from llmbench.site.charts import Bar, bar_chart_svg
+from llmbench.site.directives import Directive, parse_args
+from llmbench.site.links import AbsoluteLinks, SiteLinks
+from llmbench.site.render import DIRECTIVES, Context, render
+
+
+def ctx_for(data, page="analysis/x.md", flags=None, absolute=False):
+    links = AbsoluteLinks("https://site.example/b/") if absolute else SiteLinks(page)
+    return Context(data, links, flags=flags, html=not absolute, path=page)
+
+
+def run(data, body, inline=False, **kw):
+    name, args = parse_args(body, "analysis/x.md", 1)
+    return render(Directive(name, args, 1, inline), ctx_for(data, **kw))
+
+
+def test_models_and_challenges_come_from_study_solutions_and_results(synthetic_data):
+    d = synthetic_data
+    assert list(d.models)[:3] == ["synthetic-g", "synthetic-a", "synthetic-b"]  # published ranking order first
+    assert set(d.models) == {f"synthetic-{c}" for c in "abcdefg"}
+    assert list(d.challenges) == ["alpha", "beta"]
+    assert ("synthetic-a", "beta") in d.unreadable and ("synthetic-g", "alpha") in d.pairs
+    assert ("synthetic-f", "beta") not in d.pairs  # neither graded, imported nor run: no page
+
+
+def test_ranking_is_published_order_verbatim(synthetic_data):
+    out = run(synthetic_data, "ranking")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "Rank" not in line and "---" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["1", "2", "3"]
+    assert "Synthetic Golf" in rows[0] and "B-/C+" in rows[0] and "A/A-" in rows[1]
+    assert "Synthetic Judge 1.0" in out and "https://example.org/synthetic-study" in out
+
+
+def test_grade_matrix_shows_every_cell_state_and_links_cells(synthetic_data):
+    out = run(synthetic_data, "grade-matrix", page="index.md")
+    assert "Synthetic Judge 1.0" in out
+    for text in ["✓ conformance 4/4", "✗ failed", "⏱ timed out", "✗ not runnable", "⚠ harness error",
+                 "not run: no result yet", "solution not in this repository", "result unreadable", "⚠ stale",
+                 "fell in: t\\_one", "not attempted"]:
+        assert text in out, text
+    assert "[**A**](solutions/synthetic-a/alpha.md)" in out
+    assert "[**B-**](solutions/synthetic-g/alpha.md)" in out  # graded without a solution: still a page
+    assert "3.1" not in out  # no number from a failed run sneaks into the matrix
+
+
+def test_grade_matrix_calls_the_flag_hook(synthetic_data):
+    calls = []
+
+    class Flag:
+        label, explanation = "falls into a trap", "explained"
+
+    def flags(grade, result):
+        calls.append((grade, result.model))
+        return [Flag()] if result.model == "synthetic-b" else []
+
+    out = run(synthetic_data, "grade-matrix", flags=flags)
+    assert ("A-", "synthetic-b") in calls and ("A", "synthetic-a") in calls
+    assert out.count("⚑ falls into a trap") == 1 and 'title="explained"' in out
+
+
+def test_results_table_markers_never_empty_or_stale(synthetic_data):
+    out = run(synthetic_data, "results challenge=alpha")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| [") or "reference" in line}
+    golf = next(v for k, v in rows.items() if "Golf" in k)
+    assert "solution not in this repository" in golf
+    assert "2.5e-16" in rows[next(k for k in rows if "Alpha Model" in k)]
+    bravo = rows[next(k for k in rows if "Bravo" in k)]
+    assert "3.1" in bravo and "fell in: t\\_one" in bravo
+    assert "1.1e-16" in out and "reference (llmbench)" in out
+    for line in out.splitlines():
+        if line.startswith("| ") and "---" not in line:
+            assert "||" not in line.replace(" ", "") and "|  |" not in line  # no empty cell
+
+
+def test_value_measured_reported_and_missing(synthetic_data):
+    assert run(synthetic_data, "value model=synthetic-a challenge=alpha metric=err", inline=True) == "2.5e-16"
+    assert run(synthetic_data, "value model=_reference challenge=alpha metric=err format=.1e", inline=True) == "1.1e-16"
+    rep = run(synthetic_data, "value model=synthetic-g challenge=alpha metric=err source=reported", inline=True)
+    assert rep == "3.25e-08 (reported by the study)"
+    rep_a = run(synthetic_data, "value model=synthetic-a challenge=alpha metric=err source=reported", inline=True)
+    assert "reported by the solution in FINAL.md" in rep_a
+    assert "not run: no result yet" in run(synthetic_data, "value model=synthetic-f challenge=alpha metric=err")
+    assert "timed out" in run(synthetic_data, "value model=synthetic-c challenge=alpha metric=speed")
+    assert "stale" in run(synthetic_data, "value model=synthetic-b challenge=beta metric=bandwidth")
+
+
+@pytest.mark.parametrize("body, inline, expected", [
+    ("nonsense", False, "valid directives: grade-matrix, ranking"),
+    ("results", False, "missing argument 'challenge'"),
+    ("results challenge=gamma", False, "unknown challenge 'gamma'"),
+    ("results challenge=alpha colour=red", False, "valid arguments: challenge, models"),
+    ("value model=nobody challenge=alpha metric=err", True, "valid models: synthetic-g, synthetic-a"),
+    ("value model=synthetic-a challenge=alpha metric=loss", True, "valid metrics in challenges/alpha/challenge.toml: err, speed"),
+    ("chart challenge=alpha metric=speed source=reported", False, "valid metrics reported"),
+    ("chart challenge=alpha metric=err scale=cubic", False, "valid value of scales: auto, linear, log"),
+    ("value model=synthetic-a challenge=alpha metric=err format=%%", True, "not a Python format spec"),
+    ("results challenge=alpha", True, "put it on a line of its own"),
+])
+def test_contributor_mistakes_fail_with_line_and_valid_names(synthetic_data, body, inline, expected):
+    with pytest.raises(ContentError) as exc:
+        run(synthetic_data, body, inline=inline)
+    assert expected in str(exc.value) and str(exc.value).startswith("analysis/x.md:1:")
+
+
+def test_tests_escape_model_messages(synthetic_data):
+    out = run(synthetic_data, "tests model=synthetic-b challenge=alpha")
+    assert "AssertionError: &lt;boom&gt; &#124; pipe \\*star\\*" in out
+    assert "Rescale factor upside down" in out and "max error 3.1" in out
+    assert "<boom>" not in out
+
+
+def test_controls_reference_and_mutants(synthetic_data):
+    out = run(synthetic_data, "controls challenge=alpha")
+    assert "avoids all 3 traps" in out and "caught: falls into its trap" in out
+    assert "not caught: avoided" in out and "no mutant patch" in out and "1 of 3 mutants caught" in out
+
+
+def test_traps_provenance_study_models_challenges(synthetic_data):
+    traps = run(synthetic_data, "traps challenge=alpha")
+    assert "Fully masked first tile" in traps and "not run: not expressible" in traps
+    prov = run(synthetic_data, "provenance")
+    assert "2026-04-20T10:00:00Z" in prov and "Synthetic CPU" in prov
+    assert "abc1234" in run(synthetic_data, "provenance model=synthetic-a challenge=alpha")
+    assert "Synthetic Judge 1.0" in run(synthetic_data, "study")
+    assert "Alpha Attention" in run(synthetic_data, "challenges")
+    assert "solutions not in this repository" in run(synthetic_data, "models")
+
+
+def test_github_mode_links_absolute_and_charts_become_links(synthetic_data):
+    out = run(synthetic_data, "chart challenge=alpha metric=err", absolute=True)
+    assert out == "[Chart: Alpha Attention: err (measured by llmbench)](https://site.example/b/challenges/alpha/#chart-err)"
+    matrix = run(synthetic_data, "grade-matrix", absolute=True)
+    assert "](https://site.example/b/solutions/synthetic-a/alpha/)" in matrix
+    assert "<span" not in matrix and "<br>" not in matrix and ".md)" not in matrix
+
+
+def test_chart_svg_is_deterministic_themable_and_lists_missing(synthetic_data):
+    out = run(synthetic_data, "chart challenge=alpha metric=err")
+    again = run(synthetic_data, "chart challenge=alpha metric=err")
+    assert out == again and out.startswith('<figure class="lb-chart"')
+    assert "currentColor" in out and "<!--" not in out and "<?xml" not in out and "Date" not in out
+    assert "Synthetic Foxtrot: not run: no result yet" in out
+    svg = bar_chart_svg("t", [Bar("a", 1.0), Bar("b", 1000.0)], "s")
+    ids = re.findall(r'id="([^"]+)"', svg)
+    assert ids and all(i.startswith("c") and "-" in i for i in ids)
+    assert "log scale" in svg  # three decades apart: log scale picked
+    other = bar_chart_svg("u", [Bar("a", 1.0), Bar("b", 1000.0)], "s")
+    assert not set(ids) & set(re.findall(r'id="([^"]+)"', other))  # two charts on a page never share an id
+
+
+def test_every_directive_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/contributing/directives.md").read_text()
+    for name, spec in DIRECTIVES.items():
+        assert f"### `{name}`" in doc, name
+        for arg in spec.args:
+            assert f"`{arg}`" in doc, (name, arg)
+
+
+def test_solution_page_escapes_untrusted_text(synthetic_data):
+    stash = {}
+
+    def raw(html):
+        stash[len(stash)] = html
+        return f"RAW{len(stash) - 1}"
+
+    ctx = Context(synthetic_data, SiteLinks("solutions/synthetic-a/alpha.md"), raw=raw)
+    md = pages.solution_page(synthetic_data, "synthetic-a", "alpha", ctx)
+    everything = md + "".join(stash.values())
+    assert "<script>" not in everything and "&lt;script&gt;" in everything
+    assert "missing_page.md" not in md  # model links never reach mkdocs' link checker
+    assert "<!-- live:" not in everything  # nothing a model wrote can look like a directive
+    assert "weird &lt;b&gt;name&lt;/b&gt;.py" in everything
+    assert "records of type assistant" in md and "| tool calls | 3 |" in md
+
+
+def test_unpublished_sources_show_results_only(synthetic_root):
+    from llmbench.site.data import load_site_data
+
+    data = load_site_data(synthetic_root, publish_sources=False)
+    stash = []
+    ctx = Context(data, SiteLinks("solutions/synthetic-a/alpha.md"), raw=lambda h: stash.append(h) or "")
+    md = pages.solution_page(data, "synthetic-a", "alpha", ctx)
+    assert "SECRET_SOURCE_MARKER" not in md + "".join(stash) and "owned" not in "".join(stash)
+    assert "publish_sources: false" in md and "2.5e-16" in md
+
+
+def test_downloads_csv_and_json(synthetic_data):
+    csv_text = pages.results_csv(synthetic_data)
+    header, *rows = csv_text.splitlines()
+    assert header.startswith("model,challenge,status") and "metric:err" in header
+    assert any(r.startswith("synthetic-b,alpha,failed") and ",t_one," in r for r in rows)
+    import json
+
+    items = json.loads(pages.results_json(synthetic_data))
+    assert {i["run_kind"] for i in items} == {"solution", "reference", "mutant"}

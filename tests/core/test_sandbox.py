@@ -100,7 +100,7 @@ def test_fallback_as_root_runs_under_an_unprivileged_uid(tmp_path, listener, mon
 def test_timeout_kills_the_process_tree_and_output_is_capped(tmp_path, mode):
     script = write(tmp_path / "sol" / "noisy.py", (
         "import subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        "subprocess.Popen(['sleep', '300'])\n"
         "sys.stdout.write('x' * 300000)\nsys.stdout.flush()\ntime.sleep(300)\n"))
     copy = make_copy(script.parent)
     try:

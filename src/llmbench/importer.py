@@ -51,9 +51,10 @@ class ImportSummary:
 
     def render(self) -> str:
         lines = [f"Imported from {self.source}" + (f" (commit {self.commit[:12]})" if self.commit else "")]
-        if self.models:
+        used = {m for m, _ in self.imported + self.kept}
+        if used:
             lines.append("  models: " + ", ".join(
-                m if f == m else f"{m} (from {f}/)" for m, f in sorted(self.models.items())))
+                m if f == m else f"{m} (from {f}/)" for m, f in sorted(self.models.items()) if m in used))
         challenges = sorted({c for _, c in self.imported + self.kept})
         lines.append(f"  challenges: {len(challenges)}" + (f" ({', '.join(challenges)})" if challenges else ""))
         lines.append(f"  solutions imported: {len(self.imported)}"

@@ -212,3 +212,23 @@ def test_import_local_git_repository_by_file_url(project, tmp_path):
 def test_failed_clone_is_an_error(project, tmp_path):
     with pytest.raises(LlmbenchError, match="git clone"):
         import_study(project, (tmp_path / "no-repo").as_uri())
+
+
+def test_cli_import_and_new_model(project, tmp_path, monkeypatch, capsys):
+    cli = pytest.importorskip("llmbench.cli")
+    if "import" not in cli.build_parser().format_help():
+        pytest.skip("the CLI does not register import yet")
+    src = build_external_repo(tmp_path)
+    monkeypatch.setenv("LLMBENCH_ROOT", str(project.root))
+    assert cli.main(["import", str(src), "--map", "stranger=stranger-1"]) == 0
+    out = capsys.readouterr().out
+    assert "solutions imported: 5" in out and "stranger-1 (from stranger/)" in out and "llmbench run" in out
+    assert (project.solutions_dir / "stranger-1" / "attn" / "a.py").exists()
+    assert cli.main(["import", str(src), "--map", "stranger=Bad Id"]) == 2
+    assert "invalid model id" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["import", str(empty)]) == 1
+    assert cli.main(["new-model", "delta"]) == 0
+    assert "Challenges by difficulty" in capsys.readouterr().out
+    assert cli.main(["new-model", "delta"]) == 2

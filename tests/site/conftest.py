@@ -21,3 +21,12 @@ def synthetic_data(synthetic_root):
     from llmbench.site.data import load_site_data
 
     return load_site_data(synthetic_root)
+
+
+@pytest.fixture(scope="session")
+def synthetic_site(synthetic_root, tmp_path_factory) -> Path:
+    """The synthetic repository built with `mkdocs build --strict` (once per session)."""
+    from llmbench.project import Project
+    from llmbench.site.serve import build_site
+
+    return build_site(Project(synthetic_root), tmp_path_factory.mktemp("site") / "site")

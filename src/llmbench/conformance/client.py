@@ -284,11 +284,20 @@ class SolutionProxy:
         if name.startswith("_"):
             raise AttributeError(name)
 
-        def entry(*args, **kwargs):
-            return self.call(name, *args, **kwargs).value
+        return _Entry(self, name)
 
-        entry.__name__ = name
-        return entry
+
+class _Entry:
+    """`solution.name`: calls the entry point; a stable repr keeps failure messages reproducible."""
+
+    def __init__(self, proxy: SolutionProxy, name: str):
+        self._proxy, self.__name__ = proxy, name
+
+    def __call__(self, *args, **kwargs):
+        return self._proxy.call(self.__name__, *args, **kwargs).value
+
+    def __repr__(self) -> str:
+        return f"solution.{self.__name__}"
 
 
 def remote(cls: str, **params) -> wire.Spec:

@@ -594,7 +594,7 @@ def _fatal_if_sticky(rt: CudaRuntime, code: int, what: str) -> None:
     starts a fresh one for the next test (the message goes to stderr, the crash reason)."""
     text = f"{what}: {rt.error_string(code)} (code {code})"
     rt.lib.cudaGetLastError()
-    if rt.lib.cudaDeviceSynchronize() != 0:
+    if rt.lib.cudaDeviceSynchronize() != 0 and not os.environ.get("LLMBENCH_CUDA_KEEP_PROCESS"):
         sys.stderr.write(f"llmbench: CUDA context lost after {text}; the worker exits\n")
         sys.stderr.flush()
         os._exit(70)

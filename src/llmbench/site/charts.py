@@ -7,6 +7,7 @@ on one page never share an id.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -39,10 +40,14 @@ def _scale(values: list[float], scale: str) -> str:
 def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "none",
                   reference: float | None = None, scale: str = "auto") -> str:
     """A horizontal bar chart, one bar per label, as an SVG string for inline use."""
-    import matplotlib
+    return _chart(title, tuple(bars), unit, better, reference, scale)
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib import pyplot as plt
+
+@functools.lru_cache(maxsize=256)  # pure and deterministic: rebuilds under `serve` reuse it
+def _chart(title: str, bars: tuple[Bar, ...], unit: str, better: str, reference: float | None, scale: str) -> str:
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+    import matplotlib as mpl
 
     finite = [b.value for b in bars if b.value is not None and math.isfinite(b.value)]
     all_values = finite + ([reference] if reference is not None and math.isfinite(reference) else [])
@@ -59,9 +64,15 @@ def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "no
         "xtick.color": _INK,
         "ytick.color": _INK,
     }
-    with plt.rc_context(rc):
-        height = 0.9 + 0.38 * max(1, len(bars))
-        fig, ax = plt.subplots(figsize=(7.0, height))
+    with mpl.rc_context(rc):
+        width, height = 7.0, 1.0 + 0.38 * max(1, len(bars))
+        fig = Figure(figsize=(width, height))
+        FigureCanvasSVG(fig)
+        longest = max((len(b.label) for b in bars), default=4)
+        # fixed margins instead of tight_layout: measuring text costs a second draw
+        fig.subplots_adjust(left=min(0.5, (0.3 + 0.095 * longest) / width), right=0.97,
+                            top=1 - 0.42 / height, bottom=0.55 / height)
+        ax = fig.add_subplot()
         fig.patch.set_alpha(0)
         ax.set_facecolor("none")
         ys = list(range(len(bars)))[::-1]
@@ -80,10 +91,16 @@ def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "no
             ax.annotate("reference", (reference, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
                         textcoords="offset points", color=_REF, fontsize=8)
         ax.set_yticks(ys, [b.label for b in bars])
+        ax.set_ylim(-0.6, len(bars) - 0.4)
         if mode == "log":
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
             ax.set_xscale("log")
             if all_values:
                 ax.set_xlim(min(all_values) / 10, max(all_values) * 30)
+            ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+            ax.xaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         elif all_values:
             ax.set_xlim(min(0.0, min(all_values)), max(all_values) * 1.25 if max(all_values) > 0 else 1)
         hint = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(better, "")
@@ -93,11 +110,22 @@ def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "no
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-        plt.close(fig)
     return _clean(buf.getvalue(), title, bars, reference, unit)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos=None) -> str:
+    """Log-axis tick labels as 10⁻⁸ in plain text (mathtext is off: labels are never parsed)."""
+    if value <= 0:
+        return ""
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) > 1e-6:
+        return ""
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
 
 
 def _short(value: float, unit: str) -> str:

@@ -486,8 +486,10 @@ def r_chart(d: Directive, ctx: Context) -> str:
         return f"[Chart: {esc(title)}]({url})"
     models = _models_of(ctx, d, cid)
     bars, unit, better, reference = _chart_bars(ctx, cid, metric, source, models)
-    if not bars:
-        return mark(ctx, "none", f"no {'reported' if source == 'reported' else 'measured'} values of {esc(metric)} yet")
+    if not any(b.value is not None for b in bars):
+        what = "reported" if source == "reported" else "measured"
+        why = "; ".join(f"{b.label}: {b.note}" for b in bars)
+        return mark(ctx, "none", f"no {what} values of {esc(metric)} yet" + (f" ({esc(why, 300)})" if why else ""))
     key = (title, tuple(bars), unit, better, reference, d.text("scale", "auto"))
     if key not in ctx.charts:
         ctx.charts[key] = bar_chart_svg(title, bars, unit, better, reference, d.text("scale", "auto"))

@@ -1,0 +1,137 @@
+"""The built site in headless Chromium, served on 127.0.0.1: search, navigation, sorting, no outside requests.
+
+Uses Debian's chromium and chromedriver; nothing downloads a browser or a driver.
+Screenshots of the home page and a solution page go to /tmp/shots/ for a person to look at.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+SHOTS = Path("/tmp/shots")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-quic",
+         "--window-size=1400,1000", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    pytest.skip(f"browser test needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)",
+                allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver", reason="browser test needs selenium (pip install -e '.[dev]')")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(synthetic_site):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(synthetic_site)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.environ["SE_OFFLINE"] = "true"  # selenium manager must never fetch anything
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, seconds=30):
+    return WebDriverWait(driver, seconds)
+
+
+def requested_urls(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def search(driver, base, text) -> list[str]:
+    driver.get(base)
+    box = wait(driver).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input")))
+    box.click()
+    box.send_keys(text)
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item a"))
+    return [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
+
+
+def test_site_in_chromium(server, browser):
+    d = browser
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    # search finds a model by its name and a trap by its title
+    hits = search(d, server, "Synthetic Bravo")
+    assert any("/models/synthetic-b/" in h for h in hits), hits
+    hits = search(d, server, "Padding leaks")
+    assert any("/challenges/alpha/" in h for h in hits), hits
+
+    # a grade-matrix cell navigates to its solution page (instant navigation)
+    d.get(server)
+    d.set_window_size(1400, 1000)
+    d.save_screenshot(str(SHOTS / "home.png"))
+    cell = wait(d).until(EC.element_to_be_clickable(
+        (By.CSS_SELECTOR, "article table td a[href='solutions/synthetic-a/alpha/']")))
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+    cell.click()
+    wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "article h1"), "Synthetic Alpha Model · Alpha Attention"))
+    assert d.current_url.endswith("/solutions/synthetic-a/alpha/")
+    d.save_screenshot(str(SHOTS / "solution.png"))
+
+    # tables sort by a click on a header, also on a page reached by instant navigation
+    link = d.find_element(By.CSS_SELECTOR, "article a[href$='challenges/alpha/']")
+    link.click()
+    wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "article h1"), "Alpha Attention"))
+    table = wait(d).until(lambda drv: next(t for t in drv.find_elements(By.CSS_SELECTOR, "article table")
+                                           if "Judge grade" in t.find_element(By.TAG_NAME, "thead").text))
+    headers = [th.text.strip(" ↕▲▼") for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    col = headers.index("err")
+    header = table.find_elements(By.CSS_SELECTOR, "thead th")[col]
+
+    def column():
+        return [row.find_elements(By.TAG_NAME, "td")[col].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+    before = column()
+    header.click()
+    ascending = column()
+    assert ascending[:3] == ["1.1e-16", "2.5e-16", "3.1"], ascending
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    descending = column()
+    assert descending[:3] == ["3.1", "2.5e-16", "1.1e-16"], descending
+    assert sorted(before) == sorted(ascending)  # rows moved, none lost
+
+    # no request left localhost, and no console errors
+    urls = requested_urls(d)
+    assert urls and all(u.startswith((server, "data:", "blob:")) for u in urls), [u for u in urls if not u.startswith(server)]
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -159,6 +159,14 @@ def cmd_status(args) -> int:
 
     project = Project.find()
     plan = make_plan(project, isolation=args.isolation)
+    if args.shard:
+        from .shard import select_shard
+
+        plan.jobs = select_shard(plan.jobs, args.shard)
+    if args.keys:  # for CI caches: one key per planned run
+        for job in sorted(plan.jobs, key=lambda j: j.key):
+            print(job.key)
+        return 0
     store = ResultStore(project.results_dir)
     expected = {store.path_for(j.model, j.challenge.id, j.run_kind, j.trap): j for j in plan.jobs}
     rows = []
@@ -211,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is cached, stale, missing or orphaned")
     p.add_argument("--isolation", **iso)
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--keys", action="store_true", help="print the result key of every planned run")
+    p.add_argument("--shard", help="I/N: only runs of this shard")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schema", help="print the JSON Schema of result files")

@@ -148,3 +148,13 @@ def test_adapter_mapping_and_wrapper(tmp_path):
         assert p.fwd(2, 1) == 12
     finally:
         p.close()
+
+
+def test_handles_can_be_passed_back(tmp_path):
+    write(tmp_path / "sol" / "impl.py", "class C:\n    def __init__(self, v):\n        self.v = v\n\n"
+                                        "def make(v):\n    return C(v)\n\ndef read(c):\n    return c.v * 2\n")
+    p = SolutionProxy(WorkerConfig(solution=tmp_path / "sol"))
+    try:
+        assert p.read(p.make(21)) == 42
+    finally:
+        p.close()

@@ -100,7 +100,7 @@ def test_site_in_chromium(server, browser):
     d.set_window_size(1400, 1000)
     d.save_screenshot(str(SHOTS / "home.png"))
     cell = wait(d).until(EC.element_to_be_clickable(
-        (By.CSS_SELECTOR, "article table td a[href='solutions/synthetic-a/alpha/']")))
+        (By.CSS_SELECTOR, "article table td a[href$='solutions/synthetic-a/alpha/']")))
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     cell.click()
     wait(d).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "article h1"), "Synthetic Alpha Model · Alpha Attention"))

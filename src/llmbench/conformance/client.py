@@ -191,10 +191,11 @@ class _DeadlineReader:
         return os.read(self.fd, min(n, 1 << 20))
 
 
-class RemoteHandle:
-    """An object living in the worker; method calls go to the worker."""
+class RemoteHandle(wire.HandleRef):
+    """An object living in the worker; method calls go to the worker. May be passed back as an argument."""
 
     def __init__(self, proxy: "SolutionProxy", hid: int, type_name: str, generation: int):
+        super().__init__(hid, type_name)
         self._proxy, self._id, self._type, self._gen = proxy, hid, type_name, generation
 
     def __repr__(self) -> str:

@@ -1,0 +1,53 @@
+"""build_tree_mask against masks built from explicit ancestor sets."""
+import numpy as np
+import pytest
+
+from tree_oracle import expected_mask
+
+
+def random_parents(rng, n):
+    return [int(rng.integers(-1, i)) for i in range(n)]  # -1 or an earlier node
+
+
+HANDMADE = {
+    "chain": (3, [-1, 0, 1, 2]),
+    "star": (2, [-1, -1, -1, -1]),
+    "binary": (1, [-1, 0, 0, 1, 1, 2, 2]),
+    "two_roots_interleaved": (4, [-1, -1, 0, 1, 2, 3, 0]),
+    "empty_tree": (5, []),
+}
+
+
+def check_mask(solution, prompt_len, parents):
+    got = np.asarray(solution.build_tree_mask(prompt_len, parents))
+    want = expected_mask(prompt_len, parents)
+    assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
+    assert got.dtype == np.bool_, f"dtype {got.dtype}, expected bool (True = may attend)"
+    if not np.array_equal(got, want):
+        bad = np.argwhere(got != want)[:5].tolist()
+        raise AssertionError(f"P={prompt_len} parents={parents}: wrong entries (row, col) {bad}; "
+                             f"expected\n{want.astype(int)}\ngot\n{got.astype(int)}")
+
+
+@pytest.mark.smoke
+def test_chain_mask_is_causal(solution, inputs):
+    inputs("prompt_len=3 parents=[-1, 0, 1, 2]")
+    check_mask(solution, 3, [-1, 0, 1, 2])
+
+
+@pytest.mark.trap("sibling_mask")
+@pytest.mark.parametrize("shape", list(HANDMADE))
+def test_handmade_masks(solution, inputs, shape):
+    prompt_len, parents = HANDMADE[shape]
+    inputs(f"prompt_len={prompt_len} parents={parents}")
+    check_mask(solution, prompt_len, parents)
+
+
+@pytest.mark.trap("sibling_mask")
+def test_random_tree_masks(solution, inputs):
+    rng = np.random.default_rng(2024)
+    for case in range(30):
+        prompt_len, n = int(rng.integers(1, 7)), int(rng.integers(1, 16))
+        parents = random_parents(rng, n)
+        inputs(f"case {case}: prompt_len={prompt_len} parents={parents}")
+        check_mask(solution, prompt_len, parents)

@@ -92,7 +92,8 @@ def _phase_cell(phase) -> str:
     c = phase.counts
     if phase.status in ("not_run", "not_runnable"):
         return f"{phase.status}"
-    return f"{c.get('passed', 0)}/{sum(v for k, v in c.items() if k != 'asserts')} {phase.status}"
+    total = sum(v for k, v in c.items() if k != "asserts")
+    return f"{c.get('passed', 0)} of {total} passed ({phase.status})"
 
 
 def cmd_rerun_k(args, project) -> int:

@@ -72,7 +72,7 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
     store = ResultStore(project.results_dir)
     plan = Plan()
     if solutions:
-        found = discover_solutions(project.solutions_dir, project.adapters_dir, list(chosen))
+        found = discover_solutions(project.solutions_dir, project.adapters_dir, chosen)
         known_models = {s.model for s in found}
         for m in models:
             if m not in known_models and not (project.solutions_dir / m).is_dir():

@@ -129,19 +129,21 @@ def discover_models(solutions_dir: Path) -> dict[str, Model]:
     return models
 
 
-def discover_solutions(solutions_dir: Path, adapters_dir: Path, challenge_ids) -> list[Solution]:
+def discover_solutions(solutions_dir: Path, adapters_dir: Path, challenges) -> list[Solution]:
     """Every solutions/<model>/<challenge>/ folder that holds an attempt.
 
-    A folder holding only PROMPT.md is no attempt and is skipped.
+    `challenges` maps ids to Challenge objects (or is a list of ids). A folder holding only
+    PROMPT.md and unchanged copies of the prompt's data files (what new-model writes) is
+    no attempt and is skipped.
     """
+    from .scaffold import is_scaffold_only
+
     out = []
+    by_id = challenges if isinstance(challenges, dict) else {cid: None for cid in challenges}
     for model in discover_models(solutions_dir).values():
-        for cid in challenge_ids:
+        for cid, challenge in by_id.items():
             folder = model.path / cid
-            if not folder.is_dir():
-                continue
-            files = [f for f in solution_files(folder) if f.name != "PROMPT.md"]
-            if not files:
+            if not folder.is_dir() or is_scaffold_only(folder, challenge):
                 continue
             out.append(Solution(model.id, cid, folder, load_adapter(adapters_dir / model.id / cid)))
     return out

@@ -240,9 +240,9 @@ def _allowed_dep(path: str, copy: Path, toolkit: Path | None) -> bool:
 
 def parse_depfile(text: str) -> list[str]:
     """Prerequisites of a make-style dependency file (nvcc -MD)."""
-    body = text.replace("\\\n", " ")
+    body = text.replace("\\\n", " ").replace("\\ ", "\0")  # escaped spaces stay inside names
     _, _, deps = body.partition(" : ") if " : " in body else body.partition(": ")
-    return [d for d in deps.split() if d]
+    return [d.replace("\0", " ") for d in deps.split() if d]
 
 
 def filter_diagnostics(text: str, copy: Path, toolkit: Path | None) -> str:

@@ -1,6 +1,7 @@
 """Plan and execute runs: solutions and controls (reference, mutants) -> results/."""
 from __future__ import annotations
 
+import codecs
 import fcntl
 import os
 import shutil
@@ -139,32 +140,56 @@ def materialise_mutant(job: Job) -> Path:
     return dest
 
 
+CODE_SUFFIXES = (".py", ".cu", ".cuh", ".c", ".cpp", ".h")
+
+
 def file_infos(folder: Path) -> tuple[list[FileInfo], int]:
     infos, loc = [], 0
     for rel in solution_files(folder):
         p = folder / rel
-        if p.is_symlink():
-            infos.append(FileInfo(path=rel.as_posix(), bytes=0, binary=True))
+        # Undecodable file names are shown with \x escapes (the result must be valid UTF-8).
+        name = os.fsencode(rel.as_posix()).decode("utf-8", "backslashreplace")
+        if p.is_symlink() or not p.is_file():  # links are never followed; FIFOs never opened
+            infos.append(FileInfo(path=name, bytes=0, binary=True))
             continue
-        data = p.read_bytes()
-        binary = b"\0" in data[:8192]
+        # Streamed: a solution folder may hold a multi-GB checkpoint.
+        size = lines = 0
+        binary, last = False, b""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                if size == 0 and b"\0" in chunk[:8192]:
+                    binary = True
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+                if not binary:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        binary = True
         if not binary:
             try:
-                data.decode("utf-8")
+                decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 binary = True
-        lines = 0 if binary else data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-        if not binary and rel.suffix in (".py", ".cu", ".cuh", ".c", ".cpp", ".h"):
-            loc += sum(1 for line in data.decode("utf-8").splitlines() if line.strip()
+        lines = 0 if binary else lines + (1 if size and last != b"\n" else 0)
+        if not binary and rel.suffix in CODE_SUFFIXES and size <= 64 * 1024 * 1024:
+            loc += sum(1 for line in p.read_text(encoding="utf-8").splitlines() if line.strip()
                        and not line.strip().startswith(("#", "//")))
-        infos.append(FileInfo(path=rel.as_posix(), bytes=len(data), lines=lines, binary=binary))
+        infos.append(FileInfo(path=name, bytes=size, lines=lines, binary=binary))
     return infos, loc
 
 
 def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
     start = time.monotonic()
-    sandbox = Sandbox(isolation)
     c = job.challenge
+    gpu = False
+    if c.kind == "cuda":
+        from .kinds import cuda
+
+        gpu = cuda.detect_gpu() is not None
+    sandbox = Sandbox(isolation, gpu=gpu)  # the GPU's /dev/nvidia* are bound only for cuda challenges
     phases: dict[str, PhaseResult] = {}
     traps: dict[str, TrapVerdict] = {}
     metrics = {}

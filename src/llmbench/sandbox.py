@@ -36,6 +36,7 @@ OUTPUT_TAIL_BYTES = 64 * 1024
 SANDBOX_UID = 65534  # "nobody" inside the bwrap user namespace
 FALLBACK_UID_BASE = 61000  # fallback mode: one uid per concurrent run, so cleanup is exact
 FALLBACK_UID_COUNT = 2000
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # fallback: swept for the leased uid's files
 ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
     "nsswitch.conf", "mime.types", "matplotlibrc", "fonts",
@@ -216,6 +217,9 @@ class UidLease:
                 fh.close()
                 continue
             self.uid, self._fh = uid, fh
+            # A holder that was SIGKILLed (its trusted process killed) could not clean up:
+            # its daemons must not share this run's uid.
+            self.kill_all()
             return
         raise RuntimeError("no free sandbox uid")
 
@@ -237,8 +241,29 @@ class UidLease:
                 return
             time.sleep(0.02)
 
+    def remove_files(self) -> None:
+        """Delete what the uid left at the top of world-writable temp folders: the copy is
+        its only writable place by design, but /tmp and /dev/shm are writable by anyone.
+        Runs after kill_all, so nothing of that uid can race the removal."""
+        for base in sorted({tempfile.gettempdir(), *WORLD_WRITABLE}):
+            try:
+                entries = list(os.scandir(base))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid != self.uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)  # never follows links
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    continue
+
     def release(self) -> None:
         self.kill_all()
+        self.remove_files()
         self._fh.close()
 
 
@@ -484,6 +509,8 @@ def describe_exit(rc: int | None, timed_out: bool, limits: Limits, stderr: str =
             return f"killed by signal {sig}"
     if "MemoryError" in stderr[-4000:]:
         return "memory limit (MemoryError)"
+    if 128 < rc <= 128 + 64:  # bwrap reports a command killed by signal N as exit status 128 + N
+        return f"{describe_exit(128 - rc, False, limits)} (exit status {rc})"
     return f"exit status {rc}"
 
 

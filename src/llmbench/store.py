@@ -32,6 +32,16 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def result_json(result: Result) -> str:
+    """The result as JSON. A solution can smuggle lone surrogates into it (an undecodable
+    file name, an exception message): those become '?' instead of failing the whole run."""
+    try:
+        return result.model_dump_json(indent=1)
+    except ValueError:  # pydantic's PydanticSerializationError: "surrogates not allowed"
+        text = json.dumps(result.model_dump(mode="json"), indent=1, ensure_ascii=False)
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class ResultStore:
     def __init__(self, results_dir: Path):
         self.dir = results_dir
@@ -44,7 +54,7 @@ class ResultStore:
 
     def write(self, result: Result) -> Path:
         path = self.path_for(result.model, result.challenge, result.run_kind, result.mutant_trap)
-        write_atomic(path, result.model_dump_json(indent=1) + "\n")
+        write_atomic(path, result_json(result) + "\n")
         return path
 
     def read(self, path: Path) -> Result | None:
@@ -53,7 +63,7 @@ class ResultStore:
             return None
         try:
             return Result.model_validate_json(path.read_bytes())
-        except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        except (ValidationError, ValueError, UnicodeDecodeError, OSError) as exc:  # OSError: unreadable, a folder
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             warnings.warn(f"{path}: unreadable result ({first}); treated as missing and will be re-run", stacklevel=2)
             return None

@@ -46,6 +46,7 @@ class SolutionLoader:
         self.missing: set[str] = set()
         self.looked_in: list[str] = []
         self._native: dict | None = None
+        self.resolved: dict[str, object] = {}
         sys.path.insert(0, str(solution))
         self.local_names = {p.stem for p in solution.glob("*.py")} | {
             p.name for p in solution.iterdir() if p.is_dir() and (p / "__init__.py").exists()
@@ -78,6 +79,12 @@ class SolutionLoader:
         return module
 
     def resolve(self, entry: str):
+        # Cached: a solution may make its own folder unreadable after the first call.
+        if entry not in self.resolved:
+            self.resolved[entry] = self._resolve(entry)
+        return self.resolved[entry]
+
+    def _resolve(self, entry: str):
         if self.kind == "cuda":
             if self._native is None:
                 from .kinds import cuda

@@ -98,7 +98,9 @@ def _note(hr: HostileRun) -> None:
     r = hr.result
     phases = {k: f"{v.status}: {v.reason}"[:160] for k, v in r.phases.items()}
     first = next((t.message for t in r.phases["conformance"].tests if t.message), "") if "conformance" in r.phases else ""
+    own = next((f"{t.name}: {t.outcome}: {t.message}" for t in r.phases["own_tests"].tests), "") \
+        if "own_tests" in r.phases else ""
     with open(path, "a") as fh:
         fh.write(json.dumps({"case": hr.scratch.case, "mode": hr.mode, "status": r.status, "reason": r.reason[:200],
-                             "first_message": first[:200], "phases": phases, "traps": {k: v.status for k, v in r.traps.items()},
+                             "first_message": first[:200], "own_test": own[:200], "phases": phases, "traps": {k: v.status for k, v in r.traps.items()},
                              "seconds": round(hr.elapsed_s, 1), "connections": hr.connections}) + "\n")

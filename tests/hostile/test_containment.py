@@ -78,7 +78,8 @@ def big_file(hr: HostileRun):
 def flood_output(hr: HostileRun):
     assert hr.result.status == "ok", hr.result.reason
     assert own(hr).status == "ok" and own(hr).tests[0].name == "flood_check.py"
-    assert "earlier bytes not kept" in own(hr).log_tail and len(own(hr).log_tail) <= 8000
+    dropped = re.match(r"\[\.\.\. (\d+) earlier bytes of output not kept \.\.\.\]\n", own(hr).log_tail)
+    assert dropped and int(dropped.group(1)) > 99_000_000 and len(own(hr).log_tail) < 8100
 
 
 def network(hr: HostileRun):
@@ -98,17 +99,15 @@ def write_outside(hr: HostileRun):
     attempts = _attempts(hr.messages(), "write attempts: ")
     assert len(attempts) >= 12, attempts
     written = sorted(k for k, v in attempts.items() if v == "written")
-    if hr.mode == "bwrap":
-        assert written == []
-    else:  # documented: world-writable temp dirs can be written during the run (removed after it)
-        assert all(k.startswith("llmbench-hostile-drop-") for k in written) and written
+    # Only the temp drops "succeed": bwrap's /tmp and /dev/shm are the sandbox's own; in
+    # the fallback they are the machine's (documented), and the harness removes them.
+    assert written == sorted(hr.scratch.targets["tmp_drops"])
     assert own(hr).status == "ok"
 
 
 def delete_files(hr: HostileRun):
     attempts = _attempts(hr.messages(), "delete attempts: ")
     assert len(attempts) >= 12 and "deleted" not in attempts.values(), attempts
-    assert own(hr).status == "ok"
 
 
 def symlink_out(hr: HostileRun):
@@ -160,7 +159,7 @@ def forge_conftest(hr: HostileRun):
 
 def forge_records(hr: HostileRun):
     assert hr.result.traps["wrong_sign"].status == "fell_in" and hr.result.status == "failed"
-    assert hr.result.reason == "fell into wrong_sign" and "forged" not in hr.result_text
+    assert "test_sign" in hr.result.reason and "forged" not in hr.result_text
 
 
 def forge_protocol(hr: HostileRun):
@@ -201,7 +200,7 @@ CASES = {
     "infinite_loop": (hangs, {}, None),
     "sleep_forever": (sleep_forever, {"own_tests_timeout_s": 6}, None),
     "busy_threads": (hangs, {}, None),
-    "fork_bomb": (fork_bomb, {}, None),
+    "fork_bomb": (fork_bomb, {"call_timeout_s": 10}, None),
     "memory_balloon": (memory_balloon, {"call_timeout_s": 20}, None),
     "big_file": (big_file, {"call_timeout_s": 20}, None),
     "flood_output": (flood_output, {"call_timeout_s": 20}, None),

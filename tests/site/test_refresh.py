@@ -63,3 +63,17 @@ def test_refresh_needs_site_url(repo):
     yml.write_text(yml.read_text().replace("site_url: https://synthetic.example.org/bench/\n", ""))
     with pytest.raises(ContentError, match="site_url"):
         refresh_files([repo / "README.md"], Project(repo))
+
+
+def test_cli_refresh_command(repo, monkeypatch, capsys):
+    from llmbench.cli import main
+
+    monkeypatch.setenv("LLMBENCH_ROOT", str(repo))
+    monkeypatch.chdir(repo)
+    assert main(["refresh", "README.md"]) == 0
+    assert "refreshed README.md" in capsys.readouterr().out
+    assert main(["refresh", "README.md"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    (repo / "docs/orphan.md").write_text("<!-- /live -->\n")
+    assert main(["refresh", "docs/orphan.md"]) == 2
+    assert "docs/orphan.md:1" in capsys.readouterr().err

@@ -43,9 +43,9 @@ def test_ranking_is_published_order_verbatim(synthetic_data):
 def test_grade_matrix_shows_every_cell_state_and_links_cells(synthetic_data):
     out = run(synthetic_data, "grade-matrix", page="index.md")
     assert "Synthetic Judge 1.0" in out
-    for text in ["✓ conformance 4/4", "✗ failed", "⏱ timed out", "✗ not runnable", "⚠ harness error",
+    for text in ["✓ conformance 4/4", "✗ failed", "◔ timed out", "✗ not runnable", "⚠ harness error",
                  "not run: no result yet", "solution not in this repository", "result unreadable", "⚠ stale",
-                 "fell in: t\\_one", "not attempted"]:
+                 "fell in: t\\_one", "not graded, no solution here"]:
         assert text in out, text
     assert "[**A**](solutions/synthetic-a/alpha.md)" in out
     assert "[**B-**](solutions/synthetic-g/alpha.md)" in out  # graded without a solution: still a page
@@ -148,7 +148,7 @@ def test_chart_svg_is_deterministic_themable_and_lists_missing(synthetic_data):
     again = run(synthetic_data, "chart challenge=alpha metric=err")
     assert out == again and out.startswith('<figure class="lb-chart"')
     assert "currentColor" in out and "<!--" not in out and "<?xml" not in out and "Date" not in out
-    assert "Synthetic Foxtrot: not run: no result yet" in out
+    assert "not run: no result yet: Synthetic Foxtrot" in out and "solution not in this repository: Synthetic Golf" in out
     svg = bar_chart_svg("t", [Bar("a", 1.0), Bar("b", 1000.0)], "s")
     ids = re.findall(r'id="([^"]+)"', svg)
     assert ids and all(i.startswith("c") and "-" in i for i in ids)

@@ -7,7 +7,9 @@ test_* functions, run by pytest with pytest-json-report; otherwise scripts with 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
 import time
 from pathlib import Path
@@ -19,12 +21,30 @@ from ..solution import solution_files
 
 REPORT = ".llmbench-own-tests.json"
 MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+MAX_ANALYSED_BYTES = 4 * 1024 * 1024  # larger .py files are data, not tests: not parsed here
+
+
+def analysable_files(folder: Path) -> list[Path]:
+    """The solution files this trusted process may read: regular files of modest size.
+
+    Never follow a symlink or open a FIFO/device here: a solution's `x.py -> /dev/zero`
+    would otherwise make the harness itself read forever (found by tests/hostile).
+    """
+    out = []
+    for rel in solution_files(folder):
+        try:
+            st = os.lstat(folder / rel)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_ANALYSED_BYTES:
+            out.append(rel)
+    return out
 
 
 def discover(folder: Path) -> tuple[list[Path], list[Path], dict[str, int]]:
     """(pytest targets, scripts, assert counts by 'file::test') for a solution folder."""
     targets, scripts, asserts = [], [], {}
-    for rel in solution_files(folder):
+    for rel in analysable_files(folder):
         if rel.suffix != ".py" or rel.name == "conftest.py":
             continue
         tree = parse(folder / rel)
@@ -52,7 +72,7 @@ def _counts(tests: list[TestRecord]) -> dict[str, int]:
 def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb: int | None = 4096) -> PhaseResult:
     start = time.monotonic()
     targets, scripts, asserts = discover(solution)
-    missing = missing_dependencies(solution, solution_files(solution))
+    missing = missing_dependencies(solution, analysable_files(solution))
     details = {"style": "pytest" if targets else ("scripts" if scripts else "none"), "missing_dependencies": missing}
     if not targets and not scripts:
         return PhaseResult(name="own_tests", status="not_run", reason="no own tests found", details=details)
@@ -81,7 +101,7 @@ def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb:
     if status == "ok" and counts["asserts"] == 0:
         reason = "tests pass but assert nothing"
     return PhaseResult(name="own_tests", status=status, reason=reason, counts=counts, tests=tests,
-                       duration_s=round(time.monotonic() - start, 3), log_tail=log[-8000:], details=details)
+                       duration_s=round(time.monotonic() - start, 3), log_tail=_log_tail(log), details=details)
 
 
 def _run_pytest(copy: Path, targets: list[Path], asserts: dict[str, int], sandbox: Sandbox, timeout_s: float,
@@ -147,6 +167,18 @@ def _run_scripts(copy: Path, scripts: list[Path], asserts: dict[str, int], sandb
                                 message=_short(msg), asserts=asserts.get(rel.as_posix())))
         logs.append(f"$ python {rel}\n{outcome.stdout}{outcome.stderr}")
     return tests, "\n".join(logs), phase_timeout
+
+
+NOT_KEPT = re.compile(r"\[\.\.\. (\d+) earlier bytes not kept \.\.\.\]")
+
+
+def _log_tail(log: str, limit: int = 8000) -> str:
+    """The end of the log, saying how much output was dropped before it (the sandbox
+    keeps the last 64 KB of each stream; a flood must still show in the result)."""
+    if len(log) <= limit:
+        return log
+    dropped = sum(int(n) for n in NOT_KEPT.findall(log)) + len(log) - limit
+    return f"[... {dropped} earlier bytes of output not kept ...]\n" + log[-limit:]
 
 
 def _short(text: str, limit: int = 2000) -> str:

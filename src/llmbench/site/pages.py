@@ -11,12 +11,13 @@ import json
 import re
 
 from ..schema import json_schema
-from .data import REFERENCE, SiteData
+from .data import SESSION_LOG, SiteData
 from .directives import Directive
-from .render import (
-    DOWNLOADS, STATUS_TEXT, Context, chart_anchor, challenge_link, evidence, flag_text, mark, model_link,
-    phase_summary, render, solution_link, state, status_marker, trap_summary,
+from .cells import (
+    DOWNLOADS, STATUS_TEXT, Context, challenge_link, evidence, flag_text, mark, model_link, phase_summary,
+    solution_link, state, status_marker, trap_summary,
 )
+from .render import chart_anchor, render
 from .text import esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
 
 
@@ -147,7 +148,7 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
         out.append(_metrics_section(data, mid, cid, r, ctx))
         out.append(_adapter_section(r, ctx))
         logs = [(name, p.log_tail) for name, p in r.phases.items() if p.log_tail.strip()]
-        if logs:
+        if logs and data.publish_sources:  # tracebacks quote the solution's code
             blocks = "\n\n".join(f"**{esc(name)}** (last lines)\n\n" + ctx.raw(pre(tail[-20000:])) for name, tail in logs)
             out.append(_section("Logs", blocks, "logs"))
     else:
@@ -232,8 +233,14 @@ def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
             rows.append(["time span", esc(f"{stats.first} … {stats.last}")])
         parts.append("Session log (session.jsonl):\n\n" + table(["", ""], rows))
     if data.publish_sources:
-        rows = [[esc(f.path, 160), _size(f.size), "binary" if f.text is None else
-                 (str(f.text.count("\n") + 1) + (" (truncated)" if f.truncated else ""))] for f in files]
+        def lines(f) -> str:
+            if f.path == SESSION_LOG:
+                return "session log (statistics above)"
+            if f.text is None:
+                return "binary or link: not shown"
+            return str(f.text.count("\n") + 1) + (" (truncated)" if f.truncated else "")
+
+        rows = [[esc(f.path, 160), _size(f.size), lines(f)] for f in files]
         if rows:
             parts.append(table(["File", "Size", "Lines"], rows))
         sources = []
@@ -346,7 +353,3 @@ def title_of(markdown: str, fallback: str) -> str:
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
     return m.group(1) if m else fallback
 
-
-__all__ = ["challenge_page", "model_page", "solution_page", "challenges_index", "models_index", "analysis_index",
-           "downloads_page", "results_json", "results_csv", "study_json", "schema_json", "title_of", "REFERENCE",
-           "evidence"]

@@ -8,222 +8,18 @@ markers with their reason, never as an empty cell or an old number.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ContentError
-from ..schema import PhaseResult, Result
+from .cells import (  # noqa: F401  (Context and default_flags are part of this module's API)
+    STATUS_TEXT, Context, challenge_link, default_flags, downloads_line, evidence, flag_text, mark, metric_cell,
+    model_link, phase_summary, solution_link, state, status_marker, trap_summary,
+)
 from .charts import Bar, bar_chart_svg
-from .data import REFERENCE, SiteData
+from .data import REFERENCE
 from .directives import Directive
-from .text import esc, esc_html, fmt_number, table
-
-DOWNLOADS = {
-    "JSON": "downloads/results.json",
-    "CSV": "downloads/results.csv",
-    "schema": "downloads/result.schema.json",
-}
-_SYMBOL = {"ok": "✓", "bad": "✗", "warn": "⚠", "none": "○", "time": "⏱", "info": "ℹ"}
-_RAN = ("passed", "failed", "error", "timeout")
-
-
-def default_flags() -> Callable | None:
-    """llmbench.evidence.flags(grade, result) when that module exists (grade-versus-evidence flags)."""
-    if importlib.util.find_spec("llmbench.evidence") is None:
-        return None
-    from .. import evidence
-
-    return getattr(evidence, "flags", None)
-
-
-def _identity(html: str) -> str:
-    return html
-
-
-@dataclass
-class Context:
-    data: SiteData
-    links: object  # SiteLinks or AbsoluteLinks
-    raw: Callable[[str], str] = _identity  # carries raw HTML through markdown (site build)
-    flags: Callable | None = None
-    html: bool = True  # False: plain markdown for GitHub (no classes, charts become links)
-    path: str = "<text>"
-    charts: dict = field(default_factory=dict)  # cache: chart arguments -> SVG
-
-    @property
-    def inline_svg(self) -> bool:
-        return not getattr(self.links, "absolute", False)
-
-    def fail(self, d: Directive, message: str) -> ContentError:
-        return ContentError(self.path, f"live directive '{d.name}': {message}", d.line)
-
-
-# ---- small pieces ------------------------------------------------------------------
-
-def mark(ctx: Context, kind: str, text: str) -> str:
-    """A visible state marker: a symbol and (escaped) text, coloured on the site."""
-    body = f"{_SYMBOL[kind]} {text}"
-    return f'<span class="lb-mark lb-{kind}">{body}</span>' if ctx.html else body
-
-
-def model_link(ctx: Context, model: str) -> str:
-    info = ctx.data.models.get(model)
-    name = esc(info.name if info else model)
-    return f"[{name}]({ctx.links.page(f'models/{model}')})" if info else name
-
-
-def challenge_link(ctx: Context, cid: str) -> str:
-    info = ctx.data.challenges[cid]
-    return f"[{esc(info.title)}]({ctx.links.page(f'challenges/{cid}')})"
-
-
-def solution_link(ctx: Context, model: str, cid: str, text: str) -> str:
-    if ctx.data.has_page(model, cid):
-        return f"[{text}]({ctx.links.page(f'solutions/{model}/{cid}')})"
-    return text
-
-
-def downloads_line(ctx: Context) -> str:
-    links = " · ".join(f"[{k}]({ctx.links.file(v)})" for k, v in DOWNLOADS.items())
-    return f"Download all results: {links}"
-
-
-def counts(phase: PhaseResult) -> dict[str, int]:
-    """Outcome counts of a phase, from its counts or else from its test records."""
-    out = {k: v for k, v in phase.counts.items()}
-    if not any(k in out for k in _RAN) and phase.tests:
-        for t in phase.tests:
-            out[t.outcome] = out.get(t.outcome, 0) + 1
-    return out
-
-
-def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
-    if phase is None:
-        return mark(ctx, "none", f"{label} not run")
-    c = counts(phase)
-    ran = sum(c.get(k, 0) for k in _RAN)
-    passed = c.get("passed", 0)
-    skipped = c.get("skipped", 0) + c.get("not_run", 0)
-    extra = f", {skipped} skipped" if skipped else ""
-    if phase.status == "ok" and ran:
-        kind = "ok" if passed == ran else "bad"
-        return mark(ctx, kind, f"{label} {passed}/{ran}{extra}")
-    if phase.status == "not_run":
-        return mark(ctx, "none", f"{label} not run" + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
-    kind = {"timeout": "time", "harness_error": "warn", "ok": "none"}.get(phase.status, "bad")
-    what = {"failed": f"{label} {passed}/{ran}" if ran else f"{label} failed",
-            "timeout": f"{label} timed out", "not_runnable": f"{label} not runnable",
-            "harness_error": f"{label}: harness error", "ok": f"{label}: no tests"}[phase.status]
-    return mark(ctx, kind, what + extra + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
-
-
-def trap_summary(ctx: Context, result: Result) -> str:
-    if not result.traps:
-        return mark(ctx, "none", "no trap verdicts")
-    avoided = [t for t, v in result.traps.items() if v.status == "avoided"]
-    fell = [t for t, v in result.traps.items() if v.status == "fell_in"]
-    not_run = [t for t, v in result.traps.items() if v.status == "not_run"]
-    text = f"{len(avoided)}/{len(result.traps)} avoided"
-    if fell:
-        return mark(ctx, "bad", text + f"; fell in: {esc(', '.join(fell))}")
-    if not_run:
-        return mark(ctx, "none", text + f"; {len(not_run)} not run")
-    return mark(ctx, "ok", text)
-
-
-STATUS_TEXT = {
-    "ok": ("ok", "ran"),
-    "failed": ("bad", "failed"),
-    "timeout": ("time", "timed out"),
-    "not_runnable": ("bad", "not runnable"),
-    "harness_error": ("warn", "harness error (not the solution's fault)"),
-}
-
-
-_SHORT = {"stale": ("warn", "stale"), "unreadable": ("warn", "result unreadable"), "missing": ("none", "not run"),
-          "absent": ("none", "not in this repository"), "unattempted": ("none", "not attempted")}
-
-
-def state(ctx: Context, model: str, cid: str, short: bool = False) -> tuple[str, str]:
-    """(kind, marker) of a cell without a usable result, or ("result", "") when there is one.
-
-    short: the marker without its reason, for cells whose row already shows it.
-    """
-    d = ctx.data
-    result = d.result(model, cid)
-    if result is not None:
-        stale = d.stale_reason(result)
-        if not stale:
-            return "result", ""
-        kind, text = "stale", esc(stale, 160)
-    elif (model, cid) in d.unreadable:
-        kind, text = "unreadable", "not run: result unreadable (" + esc(d.unreadable[(model, cid)], 120) + ")"
-    elif model == REFERENCE:
-        kind, text = "missing", f"not run: no reference result (run llmbench validate {esc(cid)})"
-    elif (model, cid) in d.solutions:
-        kind, text = "missing", "not run: no result yet (run llmbench run)"
-    elif d.grade(model, cid) is not None:
-        kind, text = "absent", "solution not in this repository"
-    else:
-        kind, text = "unattempted", "not attempted"
-    symbol, short_text = _SHORT[kind]
-    return kind, mark(ctx, symbol, short_text if short else text)
-
-
-def status_marker(ctx: Context, result: Result, short: bool = False) -> str:
-    kind, text = STATUS_TEXT[result.status]
-    if short or result.status == "ok" or not result.reason:
-        return mark(ctx, kind, text)
-    return mark(ctx, kind, f"{text}: {esc(result.reason, 120)}")
-
-
-def evidence(ctx: Context, model: str, cid: str) -> str:
-    """Compile / own tests / conformance / traps, in a few words, for a matrix cell."""
-    kind, marker = state(ctx, model, cid)
-    if kind != "result":
-        return marker
-    r = ctx.data.result(model, cid)
-    parts = []
-    if r.status != "ok":
-        parts.append(status_marker(ctx, r))
-    if "compile" in r.phases:
-        p = r.phases["compile"]
-        parts.append(mark(ctx, "ok", "compiles") if p.status == "ok" else phase_summary(ctx, p, "compile"))
-    if "own_tests" in r.phases:
-        parts.append(phase_summary(ctx, r.phases["own_tests"], "own tests"))
-    parts.append(phase_summary(ctx, r.phases.get("conformance"), "conformance"))
-    if r.traps:
-        parts.append(trap_summary(ctx, r))
-    return "<br>".join(parts) if ctx.html else "; ".join(parts)
-
-
-def flag_text(ctx: Context, grade: str | None, result: Result | None) -> str:
-    if ctx.flags is None or grade is None or result is None:
-        return ""
-    found = ctx.flags(grade, result) or []
-    labels = []
-    for f in found:
-        label = getattr(f, "label", None) or getattr(f, "message", None) or str(f)
-        explanation = getattr(f, "explanation", "")
-        if ctx.html:
-            labels.append(f'<span class="lb-flag" title="{esc_html(explanation)}">⚑ {esc(label, 60)}</span>')
-        else:
-            labels.append(f"⚑ {esc(label, 60)}")
-    return (" " if ctx.html else "; ").join(labels)
-
-
-def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None, short: bool = False) -> str:
-    kind, marker = state(ctx, model, cid, short)
-    if kind != "result":
-        return marker
-    r = ctx.data.result(model, cid)
-    m = r.metrics.get(metric)
-    if m is not None:
-        return fmt_number(m.value, m.unit, spec)
-    if r.status != "ok":
-        return status_marker(ctx, r, short)
-    return mark(ctx, "none", "not measured")
-
+from .text import esc, fmt_number, table
 
 # ---- argument checking ----------------------------------------------------------------
 
@@ -326,13 +122,13 @@ def r_grade_matrix(d: Directive, ctx: Context) -> str:
                 if flags:
                     cell += sep + flags
             elif not data.has_page(m, cid):
-                cell = mark(ctx, "none", "not attempted")
+                cell = mark(ctx, "none", "not graded, no solution here")
             row.append(cell)
         rows.append(row)
     judge = esc(data.study.judge) if data.study else "no judge"
     headers = ["Challenge"] + [model_link(ctx, m) for m in models]
-    caption = (f"Grades: the study's LLM judge ({judge}), an opinion. Beside each grade: what llmbench "
-               f"measured (compile, own tests, conformance, traps). Each cell links to its solution page.")
+    caption = (f"Grades by the study's LLM judge, {judge}: opinions, not measurements. Beside each grade: what "
+               f"llmbench measured (compile, own tests, conformance, traps). Each cell links to its solution page.")
     if ctx.flags is not None:
         caption += " ⚑ marks a grade that the evidence contradicts."
     return "\n\n".join([caption, table(headers, rows), downloads_line(ctx)])
@@ -359,7 +155,8 @@ def _evidence_ranking(ctx: Context) -> str:
         return mark(ctx, "none", "evidence ranking unavailable (llmbench.evidence missing)")
     from ..evidence import evidence_ranking
 
-    rows_in = evidence_ranking(list(ctx.data.results.values()), {m: i.name for m, i in ctx.data.models.items()})
+    current = [r for r in ctx.data.results.values() if not ctx.data.stale_reason(r)]  # stale results rank nothing
+    rows_in = evidence_ranking(current, {m: i.name for m, i in ctx.data.models.items()})
     rows = []
     for r in rows_in:
         if r.model not in ctx.data.models:
@@ -457,7 +254,7 @@ def _chart_bars(ctx: Context, cid: str, metric: str, source: str, models: list[s
         if kind != "result":
             bars.append(Bar(label, None, {"stale": "stale result", "unreadable": "result unreadable",
                                           "missing": "not run: no result yet", "absent": "solution not in this repository",
-                                          "unattempted": "not attempted"}[kind]))
+                                          "unattempted": "not graded"}[kind]))
             continue
         r = data.result(m, cid)
         if metric in r.metrics:
@@ -470,6 +267,16 @@ def _chart_bars(ctx: Context, cid: str, metric: str, source: str, models: list[s
         if ref is not None and metric in ref.metrics and not data.stale_reason(ref):
             reference = ref.metrics[metric].value
     return bars, unit, better, reference
+
+
+def _missing_text(bars) -> str:
+    """Why bars have no value, grouped by reason: "not run: A, B; solution not in this repository (4 models)"."""
+    by_note: dict[str, list[str]] = {}
+    for b in bars:
+        if b.value is None:
+            by_note.setdefault(b.note or "no value", []).append(b.label)
+    return "; ".join(f"{note}: {', '.join(labels)}" if len(labels) <= 3 else f"{note} ({len(labels)} models)"
+                     for note, labels in by_note.items())
 
 
 def chart_anchor(metric: str, source: str) -> str:
@@ -488,13 +295,13 @@ def r_chart(d: Directive, ctx: Context) -> str:
     bars, unit, better, reference = _chart_bars(ctx, cid, metric, source, models)
     if not any(b.value is not None for b in bars):
         what = "reported" if source == "reported" else "measured"
-        why = "; ".join(f"{b.label}: {b.note}" for b in bars)
+        why = _missing_text(bars)
         return mark(ctx, "none", f"no {what} values of {esc(metric)} yet" + (f" ({esc(why, 300)})" if why else ""))
     key = (title, tuple(bars), unit, better, reference, d.text("scale", "auto"))
     if key not in ctx.charts:
         ctx.charts[key] = bar_chart_svg(title, bars, unit, better, reference, d.text("scale", "auto"))
-    missing = [f"{b.label}: {b.note}" for b in bars if b.value is None]
-    caption = esc(label) + (f". No value: {esc('; '.join(missing), 400)}" if missing else "")
+    missing = _missing_text(bars)
+    caption = esc(label) + (f". No value: {esc(missing, 400)}" if missing else "")
     html = (f'<figure class="lb-chart" data-search-exclude>{ctx.charts[key]}'
             f"<figcaption>{caption}</figcaption></figure>")
     return ctx.raw(html)
@@ -611,8 +418,8 @@ def r_provenance(d: Directive, ctx: Context) -> str:
         rows.append(["result key", esc(r.key)])
         return table(["Field", "Value"], rows)
     results = [r for (rm, rc), r in data.results.items() if (not m or rm == m) and (not cid or rc == cid)]
-    if cid:
-        results += [r for r in data.controls.get(cid, {}).values()]
+    if not m:  # the controls (reference and mutant runs) are results too
+        results += [r for c, runs in data.controls.items() if not cid or c == cid for r in runs.values()]
     if not results:
         return mark(ctx, "none", "no results yet: run llmbench run")
     dates = sorted(r.provenance.date for r in results if r.provenance.date)
@@ -622,7 +429,8 @@ def r_provenance(d: Directive, ctx: Context) -> str:
         return esc(", ".join(found), 300) if found else "–"
 
     rows = [
-        ["results", str(len(results))],
+        ["results", f"{sum(r.run_kind == 'solution' for r in results)} solutions, "
+                    f"{sum(r.run_kind != 'solution' for r in results)} control runs"],
         ["produced", esc(f"{dates[0]} … {dates[-1]}" if len(dates) > 1 and dates[0] != dates[-1] else (dates[0] if dates else "unknown"))],
         ["llmbench", values("llmbench_version")], ["harness version", values("harness_version")],
         ["commit", values("commit")], ["Python", values("python")], ["NumPy", values("numpy")],

@@ -11,7 +11,7 @@
     var g = GRADE.exec(text);
     if (g) return { num: POINTS[g[1]] + (g[2] === "+" ? 0.3 : g[2] === "-" ? -0.3 : 0) };
     var n = NUMBER.exec(text);
-    if (n && /^[^A-Za-z]*$/.test(text.slice(0, n.index).replace(/[✓✗○⚠⏱⚑ℹ]/g, "")) ) {
+    if (n && /^[^A-Za-z]*$/.test(text.slice(0, n.index).replace(/[✓✗○⚠◔⚑ℹ]/g, "")) ) {
       var v = parseFloat(n[1].replace(/,/g, ""));
       if (n[2] !== undefined && +n[2] > 0) v = v / +n[2];
       if (!isNaN(v)) return { num: v };
@@ -20,12 +20,16 @@
     return { text: text.toLowerCase() };
   }
 
-  function compare(a, b) {
-    if (a.none || b.none) return a.none && b.none ? 0 : a.none ? 1 : -1;
-    if (a.num !== undefined && b.num !== undefined) return a.num - b.num;
-    if (a.num !== undefined) return -1;
-    if (b.num !== undefined) return 1;
-    return a.text.localeCompare(b.text, undefined, { numeric: true });
+  // Numbers (grades, figures, ratios) first, then text markers, then empty cells; only the
+  // order within a group follows the direction, so "not run" never tops a sorted figure column.
+  function group(k) { return k.none ? 2 : k.num !== undefined ? 0 : 1; }
+
+  function compare(a, b, dir) {
+    var ga = group(a), gb = group(b);
+    if (ga !== gb) return ga - gb;
+    if (ga === 2) return 0;
+    var c = ga === 0 ? a.num - b.num : a.text.localeCompare(b.text, undefined, { numeric: true });
+    return dir === "ascending" ? c : -c;
   }
 
   function sortBy(table, index, th) {
@@ -38,11 +42,7 @@
       var cell = row.cells[index];
       return { row: row, key: cell ? sortKey(cell) : { none: true }, i: i };
     });
-    rows.sort(function (x, y) {
-      var c = compare(x.key, y.key);
-      if (x.key.none || y.key.none) return c || x.i - y.i;  // empty cells stay last either way
-      return (dir === "ascending" ? c : -c) || x.i - y.i;
-    });
+    rows.sort(function (x, y) { return compare(x.key, y.key, dir) || x.i - y.i; });
     rows.forEach(function (r) { body.appendChild(r.row); });
   }
 
@@ -51,6 +51,11 @@
     Array.prototype.forEach.call(tables, function (table) {
       if (table.getAttribute("data-lb-sortable") || !table.tHead || !table.tHead.rows.length) return;
       table.setAttribute("data-lb-sortable", "1");
+      var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent.trim(); });
+      if (heads.join("") === "") {  // a two-column fact table: no header, nothing to sort
+        table.classList.add("lb-facts");
+        return;
+      }
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, index) {
         th.classList.add("lb-sortable");
         th.setAttribute("aria-sort", "none");

@@ -1,0 +1,38 @@
+"""`llmbench refresh` and `llmbench serve`: registered by cli.py when this module is present."""
+from __future__ import annotations
+
+from ..project import Project
+
+
+def cmd_refresh(args) -> int:
+    from .refresh import refresh_files
+
+    project = Project.find()
+    changed = refresh_files(args.files, project)
+    for path in changed:
+        try:
+            shown = path.relative_to(project.root)
+        except ValueError:
+            shown = path
+        print(f"refreshed {shown}")
+    if not changed:
+        print("already current: nothing changed")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    serve(Project.find(), host=args.host, port=args.port)
+    return 0
+
+
+def register(sub, iso=None) -> None:
+    p = sub.add_parser("refresh", help="re-render the live directives of markdown files in place (e.g. README.md)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="markdown files holding <!-- live: ... --> directives")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("serve", help="serve the site locally, rebuilt when docs/, analysis/, challenges/ or results/ change")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)

@@ -64,7 +64,7 @@ def test_entry_point_message_then_adapter_mapping(demo_project):
     assert "map it in adapters/<model>/<challenge>/adapter.toml" in res.reason
     assert res.traps["wrong_sign"].status == "not_run"
     write(demo_project.adapters_dir / "model-c" / "demo" / "adapter.toml",
-          '[entry_points]\nadd = "mathx.plus"\nnotes = "renamed"\n')
+          'notes = "renamed"\n[entry_points]\nadd = "mathx.plus"\n')
     assert run(demo_project, "--no-controls") == 0
     res = ResultStore(demo_project.results_dir).solutions()[("model-c", "demo")]
     assert res.status == "ok" and res.traps["wrong_sign"].status == "avoided"
@@ -87,8 +87,7 @@ def test_validate_fails_when_a_mutant_is_not_caught(demo_project, capsys):
 def test_status_lists_missing_cached_and_orphaned(demo_project, capsys):
     add_solution(demo_project, "model-a", GOOD)
     write(demo_project.results_dir / "ghost" / "demo.json", "{}")
-    with pytest.warns(UserWarning, match="unreadable result"):
-        main(["status"])
+    assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "missing  model-a/demo" in out and "orphaned  results/ghost/demo.json" in out
 

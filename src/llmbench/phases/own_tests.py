@@ -119,7 +119,8 @@ def _run_pytest(copy: Path, targets: list[Path], asserts: dict[str, int], sandbo
     except (ValueError, OSError, UnicodeDecodeError):
         report = None
     if report is None or not isinstance(report, dict):
-        reason = outcome.reason or "pytest wrote no report"
+        # Say both: no report (so no per-test outcome), and how the process ended.
+        reason = "pytest wrote no report" + (f" ({outcome.reason})" if outcome.reason else "")
         for key, n in asserts.items():
             tests.append(TestRecord(name=key, outcome="timeout" if outcome.timed_out else "not_run", message=reason, asserts=n))
         return tests, log, outcome.timed_out

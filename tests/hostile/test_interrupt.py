@@ -1,0 +1,132 @@
+"""Two `llmbench run` at once, and Ctrl-C in the middle of a run (real processes)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from llmbench.store import ResultStore
+from tests.conftest import write
+from tests.hostile.conftest import MODES, mode_or_skip
+from tests.hostile.helpers import boot_ticks, leftover_processes, make_project, wait_for_no_leftovers
+
+GOOD = "def add(a, b):\n    return a + b\n"
+# Slow but finite (3 conformance calls): the resumed run must be able to finish it.
+SLOW = """
+import os, time
+
+_daemon = False
+
+def add(a, b):
+    global _daemon
+    if not _daemon:  # a daemon too: an interrupted run must not leave it behind
+        _daemon = True
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                while True:
+                    time.sleep(0.2)
+            os._exit(0)
+    time.sleep(3)
+    return a + b
+"""
+
+
+def start_run(root: Path, *args: str, isolation: str = "auto") -> subprocess.Popen:
+    env = {**os.environ, "LLMBENCH_ROOT": str(root), "PYTEST_ADDOPTS": "-p no:hypothesispytest"}
+    # A new session, like a terminal's foreground job: Ctrl-C goes to the whole group.
+    return subprocess.Popen([sys.executable, "-m", "llmbench.cli", "run", "--no-controls", "--jobs", "1",
+                             "--isolation", isolation, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path / "repo", {"call_timeout_s": 10, "conformance_timeout_s": 60})
+
+
+def test_second_run_waits_for_the_first(project):
+    write(project.solutions_dir / "m-slow" / "demo" / "demo.py", SLOW)
+    lock = project.state_dir / "run.lock"
+    first = start_run(project.root)
+    try:
+        wait_for(lambda: lock.exists() and lock.read_text().strip(), 60, "the first run to take the lock")
+        second = start_run(project.root)
+        out_second, _ = second.communicate(timeout=180)
+        assert first.poll() is not None, "the second run finished while the first still held the lock"
+        out_first, _ = first.communicate(timeout=10)
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+    assert first.returncode == 0 and second.returncode == 0, out_first + out_second
+    assert "1 runs planned: 1 to run, 0 cached" in out_first
+    assert "another llmbench run is in progress; waiting for it..." in out_second
+    assert "1 runs planned: 0 to run, 1 cached" in out_second  # it waited, then found the work done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode):
+    mode_or_skip(mode)
+    write(project.solutions_dir / "a-fast" / "demo" / "demo.py", GOOD)
+    write(project.solutions_dir / "b-slow" / "demo" / "demo.py", SLOW)
+    store = ResultStore(project.results_dir)
+    fast, slow = store.path_for("a-fast", "demo"), store.path_for("b-slow", "demo")
+    ticks = boot_ticks()
+    run = start_run(project.root, isolation=mode)
+    try:
+        wait_for(fast.exists, 120, "the first solution's result")
+        # b-slow is now in its conformance run: wait until its worker has started calling add().
+        wait_for(lambda: any("b-slow" in p for p in trusted_processes(project.root)), 60, "b-slow's conformance run")
+        time.sleep(2.5)
+        os.killpg(run.pid, signal.SIGINT)
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, out
+    assert "interrupted" in out
+    assert store.read(fast) is not None and store.read(fast).status == "ok"
+    assert not slow.exists()
+    assert [p.name for p in project.results_dir.rglob("*") if p.is_file() and p.suffix != ".json"] == []
+    assert wait_for_no_leftovers(ticks) == []
+    assert trusted_processes(project.root) == []
+    # The next run picks up where this one stopped: only the unfinished solution runs.
+    again = start_run(project.root, isolation=mode)
+    out, _ = again.communicate(timeout=180)
+    assert again.returncode == 0, out
+    assert "2 runs planned: 1 to run, 1 cached" in out
+    assert store.read(slow).status == "ok"
+    assert leftover_processes(ticks) == []
+
+
+def trusted_processes(root: Path) -> list[str]:
+    """Live processes whose command line names this project (the trusted conformance runs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(root) in cmd and "--llmbench-solution" in cmd and state not in ("Z", "X"):
+            found.append(f"pid {entry}: {cmd[:200]}")
+    return found

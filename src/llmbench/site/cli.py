@@ -36,3 +36,14 @@ def register(sub, iso=None) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("build", help="build the site into site/ (mkdocs build --strict with the llmbench plugin)")
+    p.set_defaults(func=cmd_build)
+
+
+def cmd_build(args) -> int:
+    from .serve import build_site
+
+    out = build_site(Project.find())
+    print(f"site built in {out}")
+    return 0

@@ -18,7 +18,7 @@ from .cells import (
     solution_link, state, status_marker, trap_summary,
 )
 from .render import chart_anchor, render
-from .text import esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
+from .text import code, esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
 
 
 def _d(name: str, **args) -> Directive:
@@ -140,7 +140,7 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
             title = spec.trap(tid).title if spec and tid in spec.trap_ids else tid
             verdict = {"avoided": mark(ctx, "ok", "avoided"), "fell_in": mark(ctx, "bad", "fell in")}.get(
                 v.status, mark(ctx, "none", "not run"))
-            rows.append([f"{esc(title)} (`{esc(tid)}`)", verdict, esc(v.reason, 300) or "–",
+            rows.append([f"{esc(title)} ({code(tid)})", verdict, esc(v.reason, 300) or "–",
                          esc(", ".join(v.tests), 300) or "–"])
         out.append(_section("Traps", table(["Trap", "Verdict", "Reason", "Tests"], rows), "traps"))
     if r is not None:
@@ -198,7 +198,7 @@ def _adapter_section(r, ctx: Context) -> str:
     if a.kind == "none":
         return _section("Adapter", "None: the solution is called through the canonical entry points as written.",
                         "adapter")
-    rows = [[f"`{esc(k)}`", esc(v)] for k, v in a.mapping.items()]
+    rows = [[code(k), esc(v)] for k, v in a.mapping.items()]
     body = f"Kind: **{esc(a.kind)}** (written by a maintainer, not by the model)."
     if a.harness:
         body += f" Harness: {esc(a.harness)}."

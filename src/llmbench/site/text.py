@@ -129,3 +129,11 @@ def sanitised_markdown(text: str) -> str:
     md.inlinePatterns.deregister("html")
     md.treeprocessors.register(Sanitise(md), "llmbench_sanitise", 0)  # after inline patterns
     return md.convert(text)
+
+
+def code(text: str) -> str:
+    """Inline code for any text: HTML-escaped, never markdown-escaped (a code span shows
+    backslashes literally)."""
+    import html
+
+    return f"<code>{html.escape(str(text))}</code>"

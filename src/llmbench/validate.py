@@ -16,6 +16,7 @@ class Validation:
     missed: list[str] = field(default_factory=list)  # mutant ran its trap's tests and passed them
     not_run: dict[str, str] = field(default_factory=dict)  # trap -> why it could not be checked here
     no_mutant: list[str] = field(default_factory=list)
+    compiled: str = ""  # kinds with a compile phase: what compiled here
 
     @property
     def ok(self) -> bool:
@@ -25,6 +26,8 @@ class Validation:
         checked = len(self.caught) + len(self.missed)
         ref = "reference ok" if self.reference_ok else f"reference FAILED ({self.reference_reason})"
         text = f"{self.challenge}: {ref}, traps caught {len(self.caught)}/{checked}"
+        if self.compiled:
+            text += f", {self.compiled}"
         if self.missed:
             text += f" (missed: {', '.join(self.missed)})"
         if self.no_mutant:
@@ -63,4 +66,13 @@ def validate_challenge(challenge: Challenge, controls: dict[str, Result]) -> Val
             v.caught.append(trap.id)
         else:
             v.missed.append(trap.id)
+    if "compile" in ref.phases:
+        mutants = [r for k, r in controls.items() if k.startswith("mutant-")]
+        ok = sum(1 for r in mutants if r.phases.get("compile") and r.phases["compile"].status == "ok")
+        ref_ok = ref.phases["compile"].status == "ok"
+        v.compiled = f"reference {'compiles' if ref_ok else 'does NOT compile'}, {ok}/{len(mutants)} mutants compile"
+        if not ref_ok or ok < len(mutants):
+            v.reference_ok = v.reference_ok and ref_ok
+            v.missed += [k.removeprefix("mutant-") + " (does not compile)" for k, r in controls.items()
+                         if k.startswith("mutant-") and r.phases.get("compile") and r.phases["compile"].status != "ok"]
     return v

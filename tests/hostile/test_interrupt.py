@@ -37,12 +37,26 @@ def add(a, b):
 """
 
 
-def start_run(root: Path, *args: str, isolation: str = "auto") -> subprocess.Popen:
-    env = {**os.environ, "LLMBENCH_ROOT": str(root), "PYTEST_ADDOPTS": "-p no:hypothesispytest"}
-    # A new session, like a terminal's foreground job: Ctrl-C goes to the whole group.
-    return subprocess.Popen([sys.executable, "-m", "llmbench.cli", "run", "--no-controls", "--jobs", "1",
-                             "--isolation", isolation, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+class Run:
+    """`llmbench run` in a subprocess; its output goes to a file (a full pipe would stall it)."""
+
+    def __init__(self, root: Path, log: Path, isolation: str = "auto"):
+        env = {**os.environ, "LLMBENCH_ROOT": str(root), "PYTEST_ADDOPTS": "-p no:hypothesispytest"}
+        self.log = log
+        with open(log, "w") as out:
+            # A new session, like a terminal's foreground job: Ctrl-C goes to the whole group.
+            self.proc = subprocess.Popen([sys.executable, "-m", "llmbench.cli", "run", "--no-controls", "--jobs",
+                                          "1", "--isolation", isolation], env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def finish(self, timeout: float) -> tuple[int, str]:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return rc, self.log.read_text()
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -58,47 +72,41 @@ def project(tmp_path):
     return make_project(tmp_path / "repo", {"call_timeout_s": 10, "conformance_timeout_s": 60})
 
 
-def test_second_run_waits_for_the_first(project):
+def test_second_run_waits_for_the_first(project, tmp_path):
     write(project.solutions_dir / "m-slow" / "demo" / "demo.py", SLOW)
     lock = project.state_dir / "run.lock"
-    first = start_run(project.root)
+    first = Run(project.root, tmp_path / "first.log")
     try:
         wait_for(lambda: lock.exists() and lock.read_text().strip(), 60, "the first run to take the lock")
-        second = start_run(project.root)
-        out_second, _ = second.communicate(timeout=180)
-        assert first.poll() is not None, "the second run finished while the first still held the lock"
-        out_first, _ = first.communicate(timeout=10)
+        rc2, out2 = Run(project.root, tmp_path / "second.log").finish(timeout=180)
     finally:
-        for p in (first,):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-    assert first.returncode == 0 and second.returncode == 0, out_first + out_second
-    assert "1 runs planned: 1 to run, 0 cached" in out_first
-    assert "another llmbench run is in progress; waiting for it..." in out_second
-    assert "1 runs planned: 0 to run, 1 cached" in out_second  # it waited, then found the work done
+        rc1, out1 = first.finish(timeout=60)
+    assert rc1 == 0 and rc2 == 0, out1 + out2
+    assert "1 runs planned: 1 to run, 0 cached" in out1
+    # It waited for the lock, and planned only then: the first run's result was there.
+    assert "another llmbench run is in progress; waiting for it..." in out2
+    assert "1 runs planned: 0 to run, 1 cached" in out2
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode):
+def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode, tmp_path):
     mode_or_skip(mode)
     write(project.solutions_dir / "a-fast" / "demo" / "demo.py", GOOD)
     write(project.solutions_dir / "b-slow" / "demo" / "demo.py", SLOW)
     store = ResultStore(project.results_dir)
     fast, slow = store.path_for("a-fast", "demo"), store.path_for("b-slow", "demo")
     ticks = boot_ticks()
-    run = start_run(project.root, isolation=mode)
+    run = Run(project.root, tmp_path / "interrupted.log", isolation=mode)
     try:
         wait_for(fast.exists, 120, "the first solution's result")
-        # b-slow is now in its conformance run: wait until its worker has started calling add().
+        # b-slow is now in its conformance run: give its worker time to start calling add().
         wait_for(lambda: any("b-slow" in p for p in trusted_processes(project.root)), 60, "b-slow's conformance run")
         time.sleep(2.5)
-        os.killpg(run.pid, signal.SIGINT)
-        out, _ = run.communicate(timeout=60)
+        os.killpg(run.proc.pid, signal.SIGINT)
     finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130, out
+        rc, out = run.finish(timeout=60)
+    assert rc == 130, out
     assert "interrupted" in out
     assert store.read(fast) is not None and store.read(fast).status == "ok"
     assert not slow.exists()
@@ -106,9 +114,8 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode):
     assert wait_for_no_leftovers(ticks) == []
     assert trusted_processes(project.root) == []
     # The next run picks up where this one stopped: only the unfinished solution runs.
-    again = start_run(project.root, isolation=mode)
-    out, _ = again.communicate(timeout=180)
-    assert again.returncode == 0, out
+    rc, out = Run(project.root, tmp_path / "resumed.log", isolation=mode).finish(timeout=180)
+    assert rc == 0, out
     assert "2 runs planned: 1 to run, 1 cached" in out
     assert store.read(slow).status == "ok"
     assert leftover_processes(ticks) == []

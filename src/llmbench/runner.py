@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from .solution import NO_ADAPTER, Adapter, Solution, discover_solutions, solutio
 from .store import ResultStore
 
 REFERENCE = "_reference"
+STOPPING = threading.Event()  # set on Ctrl-C: running jobs start no further phase
 
 
 @dataclass
@@ -199,6 +201,8 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
         if job.run_kind == "mutant":
             tmp_mutant = source = materialise_mutant(job)
         for phase in PHASES[c.kind]:
+            if STOPPING.is_set():  # interrupted: this result is never stored
+                break
             if phase == "own_tests":
                 if job.run_kind != "solution":
                     continue
@@ -271,6 +275,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
+    STOPPING.clear()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(execute, job, project, isolation): job for job in todo}
         try:
@@ -284,23 +289,18 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
         except BaseException:
             for f in futures:
                 f.cancel()
+            STOPPING.set()  # before killing: a job whose phase is killed must not start the next one
             kill_active()
             raise
     return results
 
 
 def kill_active() -> None:
-    import signal
-
     from .phases import conformance
 
     from .sandbox import kill_all_active
 
-    for proc in list(conformance.ACTIVE):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    conformance.stop(conformance.ACTIVE)  # gracefully: their workers' cleanup must run
     kill_all_active()
 
 

@@ -127,6 +127,12 @@ def chmod_folder(hr: HostileRun):
     assert own(hr).status == "not_run" and own(hr).tests[0].message == "pytest wrote no report (exit status 1)"
 
 
+def suite_timeout(hr: HostileRun):
+    conf = conformance(hr)
+    assert hr.result.status == "timeout" and conf.reason == "conformance timed out after 4 s"
+    assert hr.result.traps["wrong_sign"].status == "not_run"
+
+
 def exit_import(hr: HostileRun):
     assert hr.result.status == "failed" and "called sys.exit(3) at import" in hr.messages()
 
@@ -209,6 +215,7 @@ CASES = {
     "delete_files": (delete_files, {}, None),
     "symlink_out": (symlink_out, {}, add_links),
     "chmod_folder": (chmod_folder, {}, None),
+    "suite_timeout": (suite_timeout, {"call_timeout_s": 4, "conformance_timeout_s": 4}, None),
     "exit_import": (exit_import, {}, None),
     "os_exit_import": (os_exit_import, {}, None),
     "raise_import": (raise_import, {}, None),

@@ -101,7 +101,7 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode, t
     try:
         wait_for(fast.exists, 120, "the first solution's result")
         # b-slow is now in its conformance run: give its worker time to start calling add().
-        wait_for(lambda: any("b-slow" in p for p in trusted_processes(project.root)), 60, "b-slow's conformance run")
+        wait_for(lambda: trusted_processes(project.root, also="b-slow"), 60, "b-slow's conformance run")
         time.sleep(2.5)
         os.killpg(run.proc.pid, signal.SIGINT)
     finally:
@@ -121,7 +121,7 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode, t
     assert leftover_processes(ticks) == []
 
 
-def trusted_processes(root: Path) -> list[str]:
+def trusted_processes(root: Path, also: str = "") -> list[str]:
     """Live processes whose command line names this project (the trusted conformance runs)."""
     found = []
     for entry in os.listdir("/proc"):
@@ -134,6 +134,6 @@ def trusted_processes(root: Path) -> list[str]:
                 state = fh.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if str(root) in cmd and "--llmbench-solution" in cmd and state not in ("Z", "X"):
+        if str(root) in cmd and "--llmbench-solution" in cmd and also in cmd and state not in ("Z", "X"):
             found.append(f"pid {entry}: {cmd[:200]}")
     return found

@@ -19,6 +19,31 @@ from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
 
 ACTIVE: set[subprocess.Popen] = set()  # killed on Ctrl-C by the runner
+STOP_GRACE_S = 5.0
+
+
+def stop(procs) -> None:
+    """Stop trusted pytest runs: SIGINT first, so that pytest tears its fixtures down (the
+    sandboxed worker, everything it started and its copy go with them: in the fallback a
+    daemon of the leased uid outlives a SIGKILLed parent), SIGKILL whatever is left after
+    a grace period."""
+    procs = list(procs)
+    for proc in procs:
+        _signal_group(proc, signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
@@ -54,13 +79,13 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             log, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
+            stop([proc])
             log, _ = proc.communicate()
         finally:
             ACTIVE.discard(proc)
         log_text = log.decode("utf-8", "replace")[-8000:]
         records = None
-        if out.exists():
+        if out.exists() and not timed_out:  # a stopped run's partial records are not a verdict
             try:
                 records = json.loads(out.read_text())["records"]
             except (ValueError, KeyError):

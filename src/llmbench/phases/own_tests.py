@@ -107,7 +107,7 @@ def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb:
 def _run_pytest(copy: Path, targets: list[Path], asserts: dict[str, int], sandbox: Sandbox, timeout_s: float,
                 memory_mb: int | None):
     per_test = max(10, int(timeout_s / 2))
-    argv = [sys.executable, "-m", "pytest", *[t.as_posix() for t in targets], "-q", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", *[t.as_posix() for t in targets], "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist",
             "--rootdir", str(copy), "-o", "addopts=", "--json-report", f"--json-report-file={copy / REPORT}",
             "--json-report-omit", "log", "keywords", "streams", "warnings", f"--timeout={per_test}"]
     outcome = sandbox.run(argv, workdir=copy, limits=Limits(wall_s=timeout_s, memory_mb=memory_mb), python=True)

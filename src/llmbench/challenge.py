@@ -128,6 +128,8 @@ def load_challenge(folder: Path) -> Challenge:
 
     entry_points = []
     for item in table_list("entry_points"):
+        if any(e.name == item.get("name") for e in entry_points):
+            raise ContentError(path, f"duplicate entry point '{item.get('name')}'; entry point names must be unique")
         entry_points.append(
             EntryPoint(
                 name=_need(item, "name", path),

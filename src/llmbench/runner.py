@@ -18,16 +18,15 @@ from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .kinds import PHASES
 from .keys import result_key
-from .phases.conformance import run_conformance
+from .phases.conformance import check_trap_marks, run_conformance
 from .phases.own_tests import run_own_tests
 from .project import Project
 from .provenance import environment_facts, provenance
 from .sandbox import Sandbox
 from .schema import AdapterInfo, FileInfo, PhaseResult, Result, TrapVerdict
-from .solution import NO_ADAPTER, Adapter, Solution, discover_solutions, solution_files
+from .solution import NO_ADAPTER, REFERENCE, Adapter, Solution, discover_solutions, solution_files
 from .store import ResultStore
 
-REFERENCE = "_reference"
 STOPPING = threading.Event()  # set on Ctrl-C: running jobs start no further phase
 
 
@@ -71,6 +70,8 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
     if unknown:
         raise ContentError(project.challenges_dir, f"unknown challenge {', '.join(unknown)}; valid: {', '.join(all_challenges)}")
     chosen = {cid: c for cid, c in all_challenges.items() if not challenges or cid in challenges}
+    for c in chosen.values():
+        check_trap_marks(c)  # contributor mistakes fail before anything runs
     sandbox_iso = Sandbox(isolation).short_isolation
     store = ResultStore(project.results_dir)
     plan = Plan()

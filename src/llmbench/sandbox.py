@@ -283,11 +283,17 @@ class Sandbox:
         self.is_root = os.geteuid() == 0
 
     @property
+    def fallback_netns(self) -> bool:
+        """Fallback as root: each run also gets an empty network namespace (when the kernel lets us)."""
+        return self.mode == "fallback" and self.is_root and network_namespace_available()
+
+    @property
     def isolation(self) -> str:
         if self.mode == "bwrap":
             return "bwrap (user namespace, no network, read-only system)"
         if self.is_root:
-            return "fallback: rlimits + unprivileged uid (no network isolation)"
+            net = "own network namespace" if self.fallback_netns else "no network isolation"
+            return f"fallback: rlimits + unprivileged uid ({net})"
         return "fallback: rlimits only (weak: same user, no network or file isolation)"
 
     @property
@@ -376,26 +382,36 @@ class Sandbox:
         cpu = int(limits.cpu_s or max(limits.wall_s * 2, 5))
         nproc_extra = 0 if (self.mode == "bwrap" or self.is_root) else _count_own_processes()
 
+        netns = self.fallback_netns
+
         def preexec():
             cg.enter()
             os.setsid()
             set_parent_death_signal()
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+            set_limit(resource.RLIMIT_CPU, cpu, cpu + 5)
             if limits.memory_mb:
                 m = limits.memory_mb * 1024 * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (m, m))
+                set_limit(resource.RLIMIT_AS, m)
             f = limits.fsize_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_FSIZE, (f, f))
+            set_limit(resource.RLIMIT_FSIZE, f)
             n = limits.nproc + nproc_extra
-            resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            set_limit(resource.RLIMIT_NPROC, n)
+            set_limit(resource.RLIMIT_CORE, 0)
+            if uid is not None and netns:
+                unshare_network()
             if uid is not None and not python:
                 os.setgroups([])
                 os.setgid(uid)
                 os.setuid(uid)
 
-        proc = subprocess.Popen(cmd, cwd=workdir, env=self.env(workdir, env), stdin=stdin, stdout=stdout,
-                                stderr=stderr, preexec_fn=preexec, close_fds=True)
+        try:
+            proc = subprocess.Popen(cmd, cwd=workdir, env=self.env(workdir, env), stdin=stdin, stdout=stdout,
+                                    stderr=stderr, preexec_fn=preexec, close_fds=True)
+        except BaseException:  # nothing started: give back the cgroup and the uid now, not never
+            cg.kill_all()
+            if lease:
+                lease.release()
+            raise
         return SandboxedProcess(proc, cg, lease)
 
     def run(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), python: bool = True,
@@ -422,6 +438,44 @@ class Sandbox:
         reason = describe_exit(rc, timed_out, limits, err.text())
         return RunOutcome(None if timed_out else rc, timed_out, time.monotonic() - start, out.text(), err.text(),
                           out.dropped + err.dropped, reason)
+
+
+def set_limit(res: int, soft: int, hard: int | None = None) -> None:
+    """setrlimit, never above an inherited hard limit: raising one needs CAP_SYS_RESOURCE,
+    which even root may lack (containers), and failing here would fail every call of the
+    solution with "Exception occurred in preexec_fn" (the solution's fault, seemingly)."""
+    hard = soft if hard is None else hard
+    _, inherited = resource.getrlimit(res)
+    if inherited != resource.RLIM_INFINITY:
+        soft, hard = min(soft, inherited), min(hard, inherited)
+    resource.setrlimit(res, (soft, hard))
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def unshare_network() -> None:
+    """Move the calling process into a new, empty network namespace (loopback down)."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+
+
+@functools.lru_cache(maxsize=1)
+def network_namespace_available() -> bool:
+    """Can this (root) process give a child its own network namespace? Probed once in a fork."""
+    if os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unshare_network()
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def set_parent_death_signal() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import ContentError
 
+REFERENCE = "_reference"  # pseudo model id of a challenge's reference run (controls)
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Folders in a solution that are build debris, not the model's output.
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ipynb_checkpoints", ".DS_Store"}

@@ -16,7 +16,7 @@ import struct
 import numpy as np
 
 MAX_HEADER = 64 * 1024 * 1024
-MAX_BLOB = 16 * 1024**3
+MAX_BLOB = 4 * 1024**3  # one array: no larger than a worker's default address-space cap
 MAX_DEPTH = 64
 
 
@@ -102,13 +102,25 @@ def _npy(arr: np.ndarray) -> bytes:
 
 
 def decode(data, blobs: list[bytes], on_handle=None, on_spec=None, depth: int = 0):
-    """Inverse of encode. Strict: unknown tags and pickled arrays are protocol errors."""
+    """Inverse of encode. Strict: anything malformed (unknown tags, missing fields, pickled
+    arrays, array headers that do not match their bytes) is a ProtocolError, nothing else."""
+    if depth == 0:
+        try:
+            return _decode(data, blobs, on_handle, on_spec, 0)
+        except ProtocolError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError, MemoryError) as exc:
+            raise ProtocolError(f"malformed value ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return _decode(data, blobs, on_handle, on_spec, depth)
+
+
+def _decode(data, blobs: list[bytes], on_handle=None, on_spec=None, depth: int = 0):
     if depth > MAX_DEPTH:
         raise ProtocolError("value nested too deeply")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
-        return [decode(v, blobs, on_handle, on_spec, depth + 1) for v in data]
+        return [_decode(v, blobs, on_handle, on_spec, depth + 1) for v in data]
     if not isinstance(data, dict) or "$t" not in data:
         raise ProtocolError("malformed value")
     tag = data["$t"]
@@ -119,21 +131,18 @@ def decode(data, blobs: list[bytes], on_handle=None, on_spec=None, depth: int = 
     if tag == "bigint":
         return int(data["v"])
     if tag in ("nd", "npscalar"):
-        try:
-            arr = np.load(io.BytesIO(_blob(blobs, data["i"])), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ProtocolError(f"bad array: {exc}") from None
+        arr = _load_npy(_blob(blobs, data["i"]))
         return arr if tag == "nd" else arr[()]
     if tag == "bytes":
         return _blob(blobs, data["i"])
     if tag == "tuple":
-        return tuple(decode(v, blobs, on_handle, on_spec, depth + 1) for v in data["v"])
+        return tuple(_decode(v, blobs, on_handle, on_spec, depth + 1) for v in data["v"])
     if tag == "dict":
         out = {}
         for k, v in data["v"]:
-            key = decode(k, blobs, on_handle, on_spec, depth + 1)
+            key = _decode(k, blobs, on_handle, on_spec, depth + 1)
             try:
-                out[key] = decode(v, blobs, on_handle, on_spec, depth + 1)
+                out[key] = _decode(v, blobs, on_handle, on_spec, depth + 1)
             except TypeError:
                 raise ProtocolError("unhashable dict key") from None
         return out
@@ -144,8 +153,33 @@ def decode(data, blobs: list[bytes], on_handle=None, on_spec=None, depth: int = 
     if tag == "spec":
         if on_spec is None:
             raise ProtocolError("unexpected spec")
-        return on_spec(str(data["cls"]), decode(data["params"], blobs, on_handle, on_spec, depth + 1))
+        return on_spec(str(data["cls"]), _decode(data["params"], blobs, on_handle, on_spec, depth + 1))
     raise ProtocolError(f"unknown tag {tag!r}")
+
+
+def _load_npy(blob: bytes) -> np.ndarray:
+    """np.load(allow_pickle=False), after checking that the header's shape matches the bytes
+    that follow (a lying header must not make us allocate terabytes)."""
+    from numpy.lib import format as npy
+
+    buf = io.BytesIO(blob)
+    try:
+        version = npy.read_magic(buf)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _fortran, dtype = reader(buf)
+        if dtype.hasobject:
+            raise ProtocolError("object arrays are refused")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        if count * dtype.itemsize != len(blob) - buf.tell():
+            raise ProtocolError("array header does not match its data")
+        buf.seek(0)
+        return np.load(buf, allow_pickle=False)
+    except ProtocolError:
+        raise
+    except (ValueError, OSError, EOFError, TypeError) as exc:
+        raise ProtocolError(f"bad array: {exc}") from None
 
 
 def _blob(blobs: list[bytes], i) -> bytes:
@@ -181,7 +215,7 @@ def read_message(stream) -> tuple[dict, list[bytes]]:
         raise ProtocolError("header too large")
     try:
         header = json.loads(_read_exact(stream, n))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("header is not JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")

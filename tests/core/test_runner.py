@@ -123,3 +123,12 @@ def test_unknown_challenge_and_bad_toml_are_clear_errors(demo_project, capsys):
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert "challenges/demo/challenge.toml" in err and "is not valid TOML" in err
+
+
+def test_an_undeclared_metric_is_a_suite_error_not_the_solutions(demo_project):
+    add_solution(demo_project, "model-a", GOOD)
+    test = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
+    test.write_text(test.read_text().replace('record_metric("abs_error"', 'record_metric("abs_err"'))
+    assert run(demo_project, "--no-controls") == 1  # a harness error: the suite must be fixed
+    res = ResultStore(demo_project.results_dir).solutions()[("model-a", "demo")]
+    assert res.status == "harness_error" and "metric 'abs_err'" in res.reason and "not declared" in res.reason

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 
@@ -42,7 +41,6 @@ class HostileRun:
     copies: list[str]
     drops: list[str]
     connections: int
-    limits: dict = field(default_factory=dict)
 
     def messages(self, phase: str = "conformance") -> str:
         p = self.result.phases.get(phase)

@@ -261,11 +261,26 @@ def leftover_processes(since_ticks: int) -> list[str]:
     return found
 
 
+def leaked_leases() -> list[str]:
+    """Fallback uid leases this process still holds: after a run there must be none (a
+    held lease would also hide that uid's processes from leftover_processes)."""
+    lock_dir = str(Path(tempfile.gettempdir()) / "llmbench-uids") + "/"
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(lock_dir):
+            out.append(f"lease of uid {target[len(lock_dir):]} still held by the harness (fd {fd})")
+    return out
+
+
 def wait_for_no_leftovers(since_ticks: int, grace_s: float = 3.0) -> list[str]:
     """SIGKILL is asynchronous: give dying processes a moment before calling them leftovers."""
     deadline = time.monotonic() + grace_s
     while True:
-        found = leftover_processes(since_ticks)
+        found = leaked_leases() + leftover_processes(since_ticks)
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from llmbench.sandbox import PidsCgroup
+from llmbench.sandbox import PidsCgroup, network_namespace_available
 from tests.hostile.conftest import MODES, HostileRun, mode_or_skip
 from tests.hostile.helpers import LIMITS, Scratch
 
@@ -43,7 +43,7 @@ def assert_contained(hr: HostileRun, limits: dict) -> None:
     assert hr.copies == [], f"sandbox copies left behind: {hr.copies}"
     assert hr.drops == [], f"files left in world-writable temp dirs: {hr.drops}"
     assert len(hr.result_text) < 200_000, "the result file should hold tails of the output, not all of it"
-    if not (hr.scratch.case == "network" and hr.mode == "fallback"):
+    if not (hr.scratch.case == "network" and hr.mode == "fallback" and not network_namespace_available()):
         assert hr.connections == 0
 
 
@@ -57,7 +57,7 @@ def hangs(hr: HostileRun):
 
 def sleep_forever(hr: HostileRun):
     hangs(hr)
-    assert own(hr).status == "timeout" and own(hr).reason == "own tests timed out after 6 s"
+    assert own(hr).status == "timeout" and own(hr).reason == "own tests timed out after 4 s"
 
 
 def fork_bomb(hr: HostileRun):
@@ -84,9 +84,9 @@ def flood_output(hr: HostileRun):
 
 def network(hr: HostileRun):
     assert hr.result.status == "failed"
-    if hr.mode == "bwrap":
+    if hr.mode == "bwrap" or network_namespace_available():
         assert "network blocked" in hr.messages() and hr.connections == 0
-    else:  # documented: the fallback has no network namespace
+    else:  # documented: without a network namespace the fallback cannot block the network
         assert "network reachable: connected to 127.0.0.1" in hr.messages() and hr.connections >= 1
 
 
@@ -119,7 +119,7 @@ def symlink_out(hr: HostileRun):
     else:  # documented: the leased uid reads what every user may read
         assert f"world-readable-notes-{s.nonce}" in hr.result_text
     files = {f.path: f for f in hr.result.files}
-    assert files["zero.py"].bytes == 0 and files["zero.py"].binary  # a link, never followed by the harness
+    assert files["victim"].bytes == 0 and files["loop"].binary  # links are listed, never followed
 
 
 def chmod_folder(hr: HostileRun):
@@ -190,7 +190,8 @@ def read_secrets(hr: HostileRun):
 
 def add_links(s: Scratch) -> None:
     links = {"home_token": s.targets["token_file"], "home_notes": s.targets["notes_file"],
-             "victim": str(s.project.solutions_dir / "victim" / "demo"), "zero.py": "/dev/zero", "loop": "loop"}
+             "victim": str(s.project.solutions_dir / "victim" / "demo"), "loop": "loop"}
+    # Links to /dev/zero and FIFOs: test_bad_input.py (guarded, a regression must not eat the machine).
     for name, target in links.items():
         os.symlink(target, s.solution / name)
 
@@ -204,7 +205,7 @@ def pids_cgroup_available() -> bool:
 # case -> (expectation, limits overriding helpers.LIMITS, prepare(scratch) or None)
 CASES = {
     "infinite_loop": (hangs, {}, None),
-    "sleep_forever": (sleep_forever, {"own_tests_timeout_s": 6}, None),
+    "sleep_forever": (sleep_forever, {"own_tests_timeout_s": 4}, None),
     "busy_threads": (hangs, {}, None),
     "fork_bomb": (fork_bomb, {"call_timeout_s": 10}, None),
     "memory_balloon": (memory_balloon, {"call_timeout_s": 20}, None),

@@ -32,7 +32,7 @@ def add(a, b):
                 while True:
                     time.sleep(0.2)
             os._exit(0)
-    time.sleep(3)
+    time.sleep(2)
     return a + b
 """
 
@@ -102,7 +102,7 @@ def test_ctrl_c_keeps_finished_results_and_the_next_run_resumes(project, mode, t
         wait_for(fast.exists, 120, "the first solution's result")
         # b-slow is now in its conformance run: give its worker time to start calling add().
         wait_for(lambda: trusted_processes(project.root, also="b-slow"), 60, "b-slow's conformance run")
-        time.sleep(2.5)
+        time.sleep(1.5)
         os.killpg(run.proc.pid, signal.SIGINT)
     finally:
         rc, out = run.finish(timeout=60)

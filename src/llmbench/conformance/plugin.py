@@ -178,6 +178,8 @@ def _record(item, report, call) -> None:
             rec["failure_kind"] = "worker"
         elif isinstance(exc, SolutionError):
             rec["failure_kind"] = "solution_raised"
+        elif isinstance(exc, ContentError):  # our suite's mistake, never the solution's
+            rec["outcome"], rec["failure_kind"] = "error", "content"
         elif report.when == "setup":
             rec["outcome"] = "error"
         if exc is not None:

@@ -5,8 +5,10 @@ plugin starts. Verdicts (traps, metrics) are computed here from the plain record
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +17,16 @@ import time
 from pathlib import Path
 
 from ..challenge import Challenge
+from ..errors import ContentError
 from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
 
 ACTIVE: set[subprocess.Popen] = set()  # killed on Ctrl-C by the runner
+# Installed plugins we never need here; hypothesis' would have pytest rewrite the asserts of
+# its whole package on every run (seconds per solution).
+QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:metadata")
+# A ContentError raised in the trusted pytest while collecting (pytest prints it as INTERNALERROR).
+CONTENT_ERROR = re.compile(r"^INTERNALERROR> llmbench\.errors\.ContentError: (.+)$", re.M)
 STOP_GRACE_S = 5.0
 
 
@@ -46,12 +54,30 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
+def check_trap_marks(challenge: Challenge) -> None:
+    """Fail early, naming file and line, on `pytest.mark.trap("...")` with an id that
+    challenge.toml does not declare (a typo would otherwise leave the trap untested)."""
+    known = set(challenge.trap_ids)
+    for path in sorted(challenge.conformance_dir.rglob("*.py")) if challenge.conformance_dir.is_dir() else []:
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (SyntaxError, ValueError):
+            continue  # pytest reports it when collecting
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "trap"
+                    and isinstance(node.func.value, (ast.Attribute, ast.Name))
+                    and getattr(node.func.value, "attr", getattr(node.func.value, "id", "")) == "mark"
+                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value not in known):
+                raise ContentError(path, f"marks unknown trap '{node.args[0].value}'; traps in challenge.toml: "
+                                         f"{', '.join(challenge.trap_ids) or 'none'}", line=node.lineno)
+
+
 def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
                         only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False) -> list[str]:
     argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
             "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
             "--llmbench-solution", str(solution), "--llmbench-out", str(out), "--llmbench-isolation", isolation,
-            "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", "-p", "no:randomly"]
+            "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", *QUIET_PLUGINS]
     if adapter.path is not None:
         argv += ["--llmbench-adapter", str(adapter.path)]
     for entry, target in adapter.mapping.items():
@@ -72,7 +98,7 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
         out = Path(tmp) / "records.json"
         argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=challenge.path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                                cwd=challenge.path, env=dict(os.environ))
         ACTIVE.add(proc)
         timed_out = False
         try:
@@ -83,22 +109,32 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             log, _ = proc.communicate()
         finally:
             ACTIVE.discard(proc)
-        log_text = log.decode("utf-8", "replace")[-8000:]
-        records = None
+        full_log = log.decode("utf-8", "replace")
+        log_text = full_log[-8000:]
+        records, exitstatus = None, None
         if out.exists() and not timed_out:  # a stopped run's partial records are not a verdict
             try:
-                records = json.loads(out.read_text())["records"]
-            except (ValueError, KeyError):
+                payload = json.loads(out.read_text())
+                records, exitstatus = payload["records"], payload.get("exitstatus")
+            except (ValueError, KeyError, TypeError):
                 records = None
     duration = round(time.monotonic() - start, 3)
+    broke = ""
+    if exitstatus in (3, 4):  # pytest INTERNALERROR / usage error: the suite broke, whatever the records say
+        content = CONTENT_ERROR.search(full_log)
+        if content:  # e.g. a test marking an unknown trap: the contributor must fix it (exit 2)
+            path, _, message = content.group(1).partition(": ")
+            raise ContentError(path, message or content.group(1))
+        broke = next((line for line in reversed(full_log.splitlines()) if line.startswith("INTERNALERROR>")), "")
+        records = None
     if records is None:
         if timed_out:
             phase = PhaseResult(name="conformance", status="timeout", reason=f"conformance timed out after {timeout_s:g} s",
                                 duration_s=duration, log_tail=log_text)
         else:
             phase = PhaseResult(name="conformance", status="harness_error",
-                                reason=f"conformance run ended without records (exit {proc.returncode})",
-                                duration_s=duration, log_tail=log_text)
+                                reason=f"conformance run ended without records (exit {proc.returncode})"
+                                + (f": {broke[:300]}" if broke else ""), duration_s=duration, log_tail=log_text)
         reason = phase.reason
         traps = {t.id: TrapVerdict(status="not_run", reason=reason) for t in challenge.traps}
         return phase, traps, {}
@@ -117,7 +153,10 @@ def summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text)
     missing_dep = next((t.message for t in tests if kinds.get(t.name) == "missing_dependency"), None)
     entry_missing = next((t.message for t in tests if kinds.get(t.name) == "entry_missing"), None)
     bad = [t for t in tests if t.outcome in ("failed", "error", "timeout")]
-    if timed_out:
+    content = next((t for t in tests if kinds.get(t.name) == "content"), None)
+    if content is not None:
+        status, reason = "harness_error", f"suite error in {content.name}: {content.message[:400]}"
+    elif timed_out:
         status, reason = "timeout", f"conformance timed out after {timeout_s:g} s"
     elif missing_dep:
         status, reason = "not_runnable", missing_dep.split(": ", 1)[-1] if "missing dependency" in missing_dep else missing_dep
@@ -149,9 +188,9 @@ def trap_verdicts(challenge: Challenge, tests: list[TestRecord], kinds: dict[str
         if not mine:
             out[trap.id] = TrapVerdict(status="not_run", reason="no test for this trap ran", tests=names)
             continue
-        unchecked = [t for t in mine if kinds.get(t.name) in ("entry_missing", "missing_dependency")]
+        unchecked = [t for t in mine if kinds.get(t.name) in ("entry_missing", "missing_dependency", "content")]
         fell = [t for t in mine if t.outcome in ("failed", "timeout")
-                or (t.outcome == "error" and kinds.get(t.name) not in ("entry_missing", "missing_dependency"))]
+                or (t.outcome == "error" and kinds.get(t.name) not in ("entry_missing", "missing_dependency", "content"))]
         passed = [t for t in mine if t.outcome == "passed"]
         if fell:
             out[trap.id] = TrapVerdict(status="fell_in", reason=f"{fell[0].name}: {fell[0].message[:500]}", tests=names)

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from ..challenge import Challenge, load_challenges
 from ..schema import Result
-from ..solution import Solution, discover_models, discover_solutions, solution_files
+from ..solution import REFERENCE, Solution, discover_models, discover_solutions, solution_files
 from ..store import CONTROLS, ResultStore
 from ..study import Study, load_study
 
-REFERENCE = "_reference"  # pseudo model id of the challenge's reference run (controls)
 NOTE_NAMES = ("FINAL.md", "NOTES.md", "NOTES.txt", "README.md", "ANALYSIS.md", "SUMMARY.md")
 SESSION_LOG = "session.jsonl"
 MAX_SOURCE_BYTES = 200_000  # larger files are shown truncated

@@ -55,6 +55,8 @@ class Challenge:
     traps: tuple[Trap, ...]
     metrics: tuple[MetricSpec, ...]
     limits: dict = field(default_factory=dict)
+    # metric -> other names a solution's own files may use for it (see llmbench.reported)
+    reported_aliases: dict = field(default_factory=dict)
 
     @property
     def prompt_path(self) -> Path:
@@ -167,7 +169,12 @@ def load_challenge(folder: Path) -> Challenge:
         if not isinstance(value, (int, float)) or value <= 0:
             raise ContentError(path, f"limit '{key}' must be a positive number")
         limits[key] = value
+    reported = data.get("reported", {})
+    if not isinstance(reported, dict) or not all(
+            isinstance(v, list) and all(isinstance(a, str) for a in v) for v in reported.values()):
+        raise ContentError(path, "[reported] must map a metric name to a list of names solutions use for it")
     return Challenge(
+        reported_aliases={k: tuple(v) for k, v in reported.items()},
         id=cid,
         path=folder,
         title=_need(data, "title", path),

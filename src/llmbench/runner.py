@@ -22,6 +22,7 @@ from .phases.conformance import check_trap_marks, run_conformance
 from .phases.own_tests import run_own_tests
 from .project import Project
 from .provenance import environment_facts, provenance
+from .reported import extract_reported
 from .sandbox import Sandbox
 from .schema import AdapterInfo, FileInfo, PhaseResult, Result, TrapVerdict
 from .solution import NO_ADAPTER, REFERENCE, Adapter, Solution, discover_solutions, solution_files
@@ -223,18 +224,19 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                 phases[phase], traps, metrics = run_conformance(c, source, job.adapter, sandbox.mode,
                                                                 only_trap=job.trap)
         status, reason = overall_status(phases, traps)
+        reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)
     except ContentError:
         raise
     except Exception as exc:  # noqa: BLE001 - a harness bug must not stop the other runs
-        status, reason, infos, loc = "harness_error", f"{type(exc).__name__}: {exc}", [], 0
+        status, reason, infos, loc, reported = "harness_error", f"{type(exc).__name__}: {exc}", [], 0, {}
     finally:
         if tmp_mutant is not None:
             shutil.rmtree(tmp_mutant.parent, ignore_errors=True)
     adapter = AdapterInfo(kind=job.adapter.kind, mapping=job.adapter.mapping, harness=job.adapter.harness,
                           notes=job.adapter.notes)
     return Result(model=job.model, challenge=c.id, run_kind=job.run_kind, mutant_trap=job.trap, status=status,
-                  reason=reason, phases=phases, traps=traps, metrics=metrics, loc=loc, files=infos, adapter=adapter,
+                  reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
                   provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,
                   duration_s=round(time.monotonic() - start, 3))
 

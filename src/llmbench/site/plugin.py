@@ -76,6 +76,9 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         except ContentError as exc:
             raise PluginError(f"llmbench: {exc}") from None
         self.flags = default_flags()
+        from . import charts as chart_module
+
+        chart_module.CACHE_DIR = self.root / ".llmbench" / "charts"
         self.charts: dict = {}
         self.stashes = {}
         for name in ASSETS:

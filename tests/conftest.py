@@ -11,15 +11,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-DEMO_TOML = """
+DEMO_TOML_TEMPLATE = """
 id = "demo"
 title = "Demo"
 difficulty = "Easy"
 kind = "python"
 summary = "Adds numbers."
 [limits]
-call_timeout_s = 10
-own_tests_timeout_s = 60
+{limits}
 [[entry_points]]
 name = "add"
 signature = "add(a, b) -> a + b"
@@ -31,6 +30,14 @@ name = "abs_error"
 unit = ""
 better = "lower"
 """
+
+
+def demo_toml(limits: dict) -> str:
+    """challenge.toml of the demo challenge with the given [limits]."""
+    return DEMO_TOML_TEMPLATE.format(limits="\n".join(f"{k} = {v}" for k, v in limits.items()))
+
+
+DEMO_TOML = demo_toml({"call_timeout_s": 10, "own_tests_timeout_s": 60})
 
 DEMO_REFERENCE = """
 import numpy as np

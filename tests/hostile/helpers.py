@@ -26,7 +26,7 @@ from llmbench.project import Project
 from llmbench.sandbox import FALLBACK_UID_BASE, FALLBACK_UID_COUNT
 from llmbench.schema import Provenance, Result
 from llmbench.store import ResultStore
-from tests.conftest import DEMO_REFERENCE, DEMO_TESTS, write
+from tests.conftest import DEMO_REFERENCE, DEMO_TESTS, demo_toml, write
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "hostile"
@@ -35,32 +35,12 @@ IGNORED = {"__pycache__", ".pytest_cache"}
 # Small limits keep the suite quick: a hang costs call_timeout_s per conformance test.
 LIMITS = {"call_timeout_s": 2, "memory_mb": 512, "own_tests_timeout_s": 30, "conformance_timeout_s": 40}
 
-DEMO_TOML = """
-id = "demo"
-title = "Demo"
-difficulty = "Easy"
-kind = "python"
-summary = "Adds numbers."
-[limits]
-{limits}
-[[entry_points]]
-name = "add"
-signature = "add(a, b) -> a + b"
-[[traps]]
-id = "wrong_sign"
-title = "Subtracts instead of adding"
-[[metrics]]
-name = "abs_error"
-unit = ""
-better = "lower"
-"""
-
 
 def make_project(root: Path, limits: dict | None = None) -> Project:
     """The demo challenge (reference, conformance suite) with the given [limits]."""
     merged = {**LIMITS, **(limits or {})}
     c = root / "challenges" / "demo"
-    write(c / "challenge.toml", DEMO_TOML.format(limits="\n".join(f"{k} = {v}" for k, v in merged.items())))
+    write(c / "challenge.toml", demo_toml(merged))
     write(c / "PROMPT.md", "# Demo\nWrite add(a, b).\n")
     write(c / "reference" / "demo.py", DEMO_REFERENCE)
     write(c / "conformance" / "test_demo.py", DEMO_TESTS)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError
+from .errors import ContentError, read_toml
 
 KINDS = ("python", "cuda", "training")
 TRAP_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -111,10 +110,7 @@ def load_challenge(folder: Path) -> Challenge:
     path = folder / "challenge.toml"
     if not path.exists():
         raise ContentError(path, "challenge.toml is missing; every folder in challenges/ needs one")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+    data = read_toml(path)
     cid = _need(data, "id", path)
     if cid != folder.name:
         raise ContentError(path, f"id '{cid}' must equal the folder name '{folder.name}'")

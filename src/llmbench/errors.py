@@ -23,3 +23,13 @@ class ContentError(LlmbenchError):
 
 class HarnessError(LlmbenchError):
     """Something went wrong in llmbench itself (never the solution's fault)."""
+
+
+def read_toml(path: Path) -> dict:
+    """A contributor-written TOML file; a syntax or encoding mistake is a ContentError naming it."""
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None

@@ -193,7 +193,8 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
         from .kinds import cuda
 
         gpu = cuda.detect_gpu() is not None
-    sandbox = Sandbox(isolation, gpu=gpu)  # the GPU's /dev/nvidia* are bound only for cuda challenges
+    sandbox = Sandbox(isolation, gpu=gpu)
+    limits = {**c.limits, **job.adapter.limits}  # an adapter may raise a limit for its solution  # the GPU's /dev/nvidia* are bound only for cuda challenges
     phases: dict[str, PhaseResult] = {}
     traps: dict[str, TrapVerdict] = {}
     metrics = {}
@@ -212,17 +213,17 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                     from .kinds import cuda
 
                     phases[phase] = cuda.own_programs_phase(source, _runner(sandbox), gpu=cuda.detect_gpu(),
-                                                            timeout_s=c.limits["own_tests_timeout_s"])
+                                                            timeout_s=limits["own_tests_timeout_s"])
                 else:
-                    phases[phase] = run_own_tests(source, sandbox, c.limits["own_tests_timeout_s"],
-                                                  int(c.limits["memory_mb"]))
+                    phases[phase] = run_own_tests(source, sandbox, limits["own_tests_timeout_s"],
+                                                  int(limits["memory_mb"]))
             elif phase == "compile":
                 from .kinds import cuda
 
-                phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=c.limits["own_tests_timeout_s"])
+                phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=limits["own_tests_timeout_s"])
             elif phase == "conformance":
                 phases[phase], traps, metrics = run_conformance(c, source, job.adapter, sandbox.mode,
-                                                                only_trap=job.trap)
+                                                                only_trap=job.trap, limits=limits)
         status, reason = overall_status(phases, traps)
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError
+from .errors import ContentError, read_toml
 
 REFERENCE = "_reference"  # pseudo model id of a challenge's reference run (controls)
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -37,10 +36,7 @@ def load_model(folder: Path) -> Model:
     path = folder / "model.toml"
     data: dict = {}
     if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+        data = read_toml(path)
         for key in ("name", "provider", "note"):
             if key in data and not isinstance(data[key], str):
                 raise ContentError(path, f"'{key}' must be a string")
@@ -76,10 +72,7 @@ def load_adapter(folder: Path) -> Adapter:
     path = folder / "adapter.toml"
     data: dict = {}
     if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+        data = read_toml(path)
     mapping = data.get("entry_points", {})
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise ContentError(path, "[entry_points] must map canonical names to 'module.attribute' strings")
@@ -92,6 +85,13 @@ def load_adapter(folder: Path) -> Adapter:
     limits = data.get("limits", {})
     if not isinstance(limits, dict):
         raise ContentError(path, "[limits] must be a table")
+    from .challenge import DEFAULT_LIMITS
+
+    for key, value in limits.items():
+        if key not in DEFAULT_LIMITS:
+            raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ContentError(path, f"limit '{key}' must be a positive number")
     return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps), dict(limits))
 
 

@@ -132,3 +132,18 @@ def test_an_undeclared_metric_is_a_suite_error_not_the_solutions(demo_project):
     assert run(demo_project, "--no-controls") == 1  # a harness error: the suite must be fixed
     res = ResultStore(demo_project.results_dir).solutions()[("model-a", "demo")]
     assert res.status == "harness_error" and "metric 'abs_err'" in res.reason and "not declared" in res.reason
+
+
+def test_adapter_limit_overrides_apply(demo_project):
+    add_solution(demo_project, "model-slow", {"demo.py": "import time\n\ndef add(a, b):\n    time.sleep(3)\n    return a + b\n"})
+    toml = demo_project.challenges_dir / "demo" / "challenge.toml"
+    toml.write_text(toml.read_text().replace("call_timeout_s = 10", "call_timeout_s = 1"))
+    assert run(demo_project, "--no-controls") == 0
+    res = ResultStore(demo_project.results_dir).solutions()[("model-slow", "demo")]
+    assert res.status == "failed" and "timeout after 1 s" in res.reason
+    write(demo_project.adapters_dir / "model-slow" / "demo" / "adapter.toml", "[limits]\ncall_timeout_s = 20\n")
+    assert run(demo_project, "--no-controls") == 0
+    res = ResultStore(demo_project.results_dir).solutions()[("model-slow", "demo")]
+    assert res.status == "ok", res.reason
+    write(demo_project.adapters_dir / "model-slow" / "demo" / "adapter.toml", "[limits]\nwall = 5\n")
+    assert run(demo_project, "--no-controls") == 2

@@ -90,13 +90,16 @@ def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, 
 
 
 def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isolation: str,
-                    only_trap: str | None = None, timeout_s: float | None = None):
+                    only_trap: str | None = None, timeout_s: float | None = None, limits: dict | None = None):
     """-> (PhaseResult, traps, metrics)."""
     start = time.monotonic()
-    timeout_s = timeout_s or float(challenge.limits["conformance_timeout_s"])
+    limits = limits or challenge.limits
+    timeout_s = timeout_s or float(limits["conformance_timeout_s"])
     with tempfile.TemporaryDirectory(prefix="llmbench-conf-") as tmp:
         out = Path(tmp) / "records.json"
         argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap)
+        argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
+                 "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=challenge.path, env=dict(os.environ))
         ACTIVE.add(proc)

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 from .errors import ContentError, LlmbenchError
 from .project import Project

@@ -63,7 +63,7 @@ class ImportSummary:
         if self.model_tomls:
             lines.append(f"  model.toml written: {', '.join(self.model_tomls)}")
         if self.kept:
-            lines.append(f"  kept (a solution exists; --force replaces it): "
+            lines.append("  kept (a solution exists; --force replaces it): "
                          + ", ".join(f"{m}/{c}" for m, c in self.kept))
         if self.no_attempt:
             lines.append("  skipped, no attempt (only PROMPT.md and the prompt's data): " + ", ".join(self.no_attempt))

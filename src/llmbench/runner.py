@@ -25,7 +25,7 @@ from .provenance import environment_facts, provenance
 from .reported import extract_reported
 from .sandbox import Sandbox
 from .schema import AdapterInfo, FileInfo, PhaseResult, Result, TrapVerdict
-from .solution import NO_ADAPTER, REFERENCE, Adapter, Solution, discover_solutions, solution_files
+from .solution import NO_ADAPTER, REFERENCE, Adapter, discover_solutions, solution_files
 from .store import ResultStore
 
 STOPPING = threading.Event()  # set on Ctrl-C: running jobs start no further phase
@@ -307,6 +307,3 @@ def kill_active() -> None:
     conformance.stop(conformance.ACTIVE)  # gracefully: their workers' cleanup must run
     kill_all_active()
 
-
-def solution_of(job: Job) -> Solution:
-    return Solution(job.model, job.challenge.id, job.source, job.adapter)

@@ -92,6 +92,3 @@ class ResultStore:
     def all_paths(self) -> list[Path]:
         return sorted(self.dir.rglob("*.json")) if self.dir.is_dir() else []
 
-
-def dumps_plain(obj) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True)

@@ -44,7 +44,6 @@ class SolutionLoader:
         self.modules: dict[str, object] = {}
         self.import_errors: dict[str, str] = {}
         self.missing: set[str] = set()
-        self.looked_in: list[str] = []
         self._native: dict | None = None
         self.resolved: dict[str, object] = {}
         sys.path.insert(0, str(solution))
@@ -101,7 +100,6 @@ class SolutionLoader:
                 return getattr(module, entry)
         if entry in self.mapping:
             target = self.mapping[entry].replace(":", ".")
-            module_name, _, attr = target.rpartition(".")
             # "module.Class.method" or "pkg.module.attr": import the longest importable prefix.
             parts = target.split(".")
             for cut in range(len(parts) - 1, 0, -1):
@@ -128,7 +126,6 @@ class SolutionLoader:
             module = self._import(name)
             if module is not None and callable(getattr(module, entry, None)):
                 return getattr(module, entry)
-        self.looked_in = looked
         if self.missing:
             raise MissingDependency(", ".join(sorted(self.missing)))
         where = ", ".join(looked) or "no Python files"
@@ -146,7 +143,6 @@ class Worker:
         self.support = support
         self.objects: dict[int, object] = {}
         self.next_id = 1
-        self.baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.trace_roots = tuple(str(p) for p in (loader.solution, loader.adapter) if p is not None)
 
     # -- handles and specs --------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Trusted attention maths and a cache driver for the KV-cache conformance tests.
+"""Drivers for the KV-cache conformance tests (trusted side).
 
-Everything here runs in the test process; the solution is reached only through the
-`solution` proxy handed to `drive`.
+The suite never recomputes the solution's model: it has no access to its weights. Every
+check compares the solution's model with itself, through its own cache: cached decoding
+against the same model's full forward pass, a batch against each sequence alone, one
+padding against another. Everything here runs in the test process; the model is reached
+only through the `solution` proxy.
 """
 from __future__ import annotations
 
@@ -10,90 +13,83 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def causal_attention(q, k, v):
-    """Full (non-cached) causal softmax attention of one item: (H, n, D) arrays, float64."""
-    n, d = q.shape[-2], q.shape[-1]
-    scores = q @ k.swapaxes(-1, -2) / np.sqrt(d)
-    scores = np.where(np.triu(np.ones((n, n), bool), k=1), -np.inf, scores)
-    scores -= scores.max(axis=-1, keepdims=True)
-    p = np.exp(scores)
-    return (p / p.sum(axis=-1, keepdims=True)) @ v
+class NoRows(Exception):
+    """The model's prefill returns only each item's last position (or nothing)."""
 
 
-@dataclass
-class Item:
-    """One sequence: its q, k, v (H, prompt + steps, D); the first `prompt` tokens are prefilled."""
-    q: np.ndarray
-    k: np.ndarray
-    v: np.ndarray
-    prompt: int
-
-    @property
-    def steps(self):
-        return self.q.shape[1] - self.prompt
-
-    def expected(self):
-        return causal_attention(self.q, self.k, self.v)
+def as_float(x):
+    return None if x is None else np.asarray(x, dtype=np.float64)
 
 
-def random_item(rng, heads, dim, prompt, steps, scale=1.0):
-    q, k, v = (rng.standard_normal((heads, prompt + steps, dim)) for _ in range(3))
-    return Item(scale * q, scale * k, v, prompt)
+def prefill_rows(out, lengths, width):
+    """Per item: prefill outputs of its real positions (T_b, F), or its last position (1, F).
+
+    A model may return every position (B, T, F), each item's last real position (B, F),
+    or nothing (None)."""
+    if out is None:
+        return None
+    out = as_float(out)
+    if out.ndim == 3 and out.shape[1] == width:
+        return [out[b, :n] for b, n in enumerate(lengths)]
+    if out.ndim == 2:
+        return [out[b][None] for b in range(len(lengths))]
+    raise AssertionError(f"prefill returned shape {out.shape}; expected (B, {width}, F), (B, F) or None")
 
 
-def huge_padding(rng, shape):
-    """Padding content that would dominate attention if it leaked in: big keys, bigger values."""
-    q = rng.standard_normal(shape)
-    k = 1e3 * rng.standard_normal(shape)
-    v = 1e6 * rng.standard_normal(shape)
-    return q, k, v
+def full_forward(solution, seq, max_len):
+    """The model's full forward pass over `seq`: a fresh model, one prefill; its last
+    position's output (F,), or every position (T, F) when the model gives them."""
+    model = solution.make_kv_model(1, max_len)
+    seq = np.asarray(seq, dtype=np.int64)
+    rows = prefill_rows(model.prefill(seq[None], np.array([len(seq)])), [len(seq)], len(seq))
+    if rows is None:
+        raise NoRows("the model's prefill returns no output")
+    return rows[0]
 
 
-def padded_prompt(items, width, pad):
-    """Right-padded (B, H, width, D) prompt arrays; pad = (q, k, v) arrays of that shape."""
-    out = [p.copy() for p in pad]
-    for b, it in enumerate(items):
-        for arr, src in zip(out, (it.q, it.k, it.v)):
-            arr[b, :, :it.prompt] = src[:, :it.prompt]
-    return out
+def full_forward_last(solution, seq, max_len):
+    return full_forward(solution, seq, max_len)[-1]
 
 
 @dataclass
 class Run:
-    prefill: list   # per item: (H, prompt, D) prefill output rows of real tokens (None if no prefill)
-    decode: list    # per item: (H, steps, D) decode outputs
-    cache: object   # the solution's cache (RemoteHandle)
+    prefill: list   # per item: (n, F) prefill outputs of its real positions (n = 1: last only); None if none
+    decode: list    # per item: (steps, F) decode outputs
+    lengths: list   # cache_lengths() after prefill, then after each decode step
+    model: object
 
 
-def drive(solution, items, max_len, width=None, pad=None):
-    """Prefill all items (right-padded to `width`), then decode their remaining tokens in lockstep.
+def drive(solution, prompts, steps, max_len, width=None, pad=None, empty_start=False):
+    """Prefill the right-padded prompts (int arrays), then decode `steps` (B, steps) tokens in lockstep.
 
-    Items with prompt 0 in a batch where all prompts are 0 skip the prefill call.
+    With empty_start (all prompts empty), decoding starts on a fresh model without prefill.
     """
-    b, h, d = len(items), items[0].q.shape[0], items[0].q.shape[2]
-    steps = items[0].steps
-    assert all(it.steps == steps for it in items)
-    cache = solution.make_kv_cache(b, h, d, max_len)
-    prefill_rows = [None] * b
-    if any(it.prompt for it in items):
-        width = width or max(it.prompt for it in items)
-        if pad is None:
-            pad = tuple(np.zeros((b, h, width, d)) for _ in range(3))
-        q, k, v = padded_prompt(items, width, pad)
-        lengths = np.array([it.prompt for it in items], dtype=np.int64)
-        out = np.asarray(cache.prefill(q, k, v, lengths), dtype=np.float64)
-        assert out.shape == (b, h, width, d), f"prefill returned shape {out.shape}, expected {(b, h, width, d)}"
-        prefill_rows = [out[i, :, :it.prompt] for i, it in enumerate(items)]
+    b = len(prompts)
+    model = solution.make_kv_model(b, max_len)
+    rows, lengths = [None] * b, []
+    if not empty_start:
+        lens = np.array([len(p) for p in prompts], dtype=np.int64)
+        width = width or int(lens.max())
+        ids = np.array(pad, dtype=np.int64) if pad is not None else np.zeros((b, width), dtype=np.int64)
+        for i, p in enumerate(prompts):
+            ids[i, : len(p)] = p
+        rows = prefill_rows(model.prefill(ids, lens), lens, width) or [None] * b
+        lengths.append(list(np.asarray(model.cache_lengths())))
+    steps = np.asarray(steps, dtype=np.int64).reshape(b, -1)
     outs = []
-    for s in range(steps):
-        step = [np.stack([getattr(it, name)[:, it.prompt + s] for it in items])[:, :, None, :]
-                for name in ("q", "k", "v")]
-        o = np.asarray(cache.decode(*step), dtype=np.float64)
-        assert o.shape == (b, h, 1, d), f"decode returned shape {o.shape}, expected {(b, h, 1, d)}"
-        outs.append(o[:, :, 0])
-    decode_rows = [np.stack([o[i] for o in outs], axis=1) if outs else None for i in range(b)]
-    return Run(prefill_rows, decode_rows, cache)
+    for s in range(steps.shape[1]):
+        o = as_float(model.decode(steps[:, s]))
+        assert o is not None and o.ndim == 2 and o.shape[0] == b, \
+            f"decode returned shape {None if o is None else o.shape}, expected (B={b}, F)"
+        outs.append(o)
+        lengths.append(list(np.asarray(model.cache_lengths())))
+    decode = [np.stack([o[i] for o in outs]) if outs else None for i in range(b)]
+    return Run(rows, decode, lengths, model)
 
 
-def max_abs(a, b):
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+def rel_err(got, want):
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
+    if not np.all(np.isfinite(got)):
+        return float("inf")
+    return float(np.max(np.abs(got - want))) / max(1.0, float(np.max(np.abs(want))))

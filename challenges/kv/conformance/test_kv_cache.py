@@ -1,231 +1,273 @@
-"""Conformance suite for the KV-cache.
+"""Conformance suite for the KV-cache: the solution's own model, driven through its own cache.
 
-The cache is the solution's own object; it comes back as a RemoteHandle and every
-method call runs in the worker. Outputs are compared with float64 attention computed
-from scratch here (kv_oracle), or with the solution's own outputs for the same
-sequence in a simpler setting when a test must isolate one trap from the others.
+The study's prompt gives no API, so the suite checks what any correct KV-cache guarantees,
+on the solution's own model and weights (built by `make_kv_model`, usually through an
+adapter): cached incremental decoding equals the same model's full forward pass; an item of
+a variable-length batch equals the same sequence alone; the cache grows by one position per
+decode step and keeps what prefill stored. The model lives in the worker; only token ids go
+in and outputs come back (see kv_oracle).
 """
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the trusted oracle beside this file
-from kv_oracle import drive, huge_padding, max_abs, random_item  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the trusted drivers beside this file
+from kv_oracle import NoRows, drive, full_forward, full_forward_last, prefill_rows, rel_err  # noqa: E402
 
-TOL = 1e-5        # against float64 attention (float32 storage passes comfortably)
-SAME = 1e-9       # the solution against itself on the same data
+TOL = 1e-4    # against the same model's full forward pass (float32 models pass comfortably)
+SAME = 1e-5   # the model against itself on the same tokens in another batch or padding
 
 
-def assert_near(name, got, want, tol):
-    got = np.asarray(got, dtype=np.float64)
-    assert got.shape == want.shape, f"{name}: shape {got.shape}, expected {want.shape}"
-    assert np.all(np.isfinite(got)), f"{name}: non-finite values"
-    err = max_abs(got, want)
-    assert err <= tol * max(1.0, float(np.max(np.abs(want)))), f"{name}: max abs error {err:.3g}"
+@pytest.fixture
+def not_offered(request):
+    """Features the adapter declares the solution's model does not offer (adapter.toml
+    [not_offered]: feature = "why"), read here from our own file, never from the worker."""
+    folder = request.config.getoption("--llmbench-adapter", default=None)
+    path = Path(folder) / "adapter.toml" if folder else None
+    table = tomllib.loads(path.read_text()).get("not_offered", {}) if path and path.is_file() else {}
+
+    def check(feature):
+        if feature in table:
+            pytest.skip(f"not offered by the solution's model: {table[feature]}")
+
+    return check
+
+
+def vocab(solution) -> int:
+    return int(solution.make_kv_model(1, 4).attr("vocab_size"))
+
+
+def near(name, got, want, tol):
+    err = rel_err(got, want)
+    assert err <= tol, f"{name}: relative error {err:.3g} (limit {tol:g})"
     return err
+
+
+_CAUSAL: dict[int, tuple] = {}
+
+
+def prefill_causality(solution):
+    """(True/False/None, note): whether prefill output row t ignores tokens after t.
+    None when the model returns no per-position prefill output."""
+    key = id(solution)
+    if key not in _CAUSAL:
+        rng = np.random.default_rng(7)
+        v = vocab(solution)
+        a = rng.integers(0, v, (2, 10))
+        b = a.copy()
+        b[:, 6:] = (a[:, 6:] + 1 + rng.integers(0, v - 1, (2, 4))) % v
+        lens = np.array([10, 10])
+        rows = [prefill_rows(solution.make_kv_model(2, 16).prefill(x, lens), lens, 10) for x in (a, b)]
+        if rows[0] is None or rows[0][0].shape[0] != 10:
+            _CAUSAL[key] = (None, "the model's prefill returns only the last position (or nothing)")
+        else:
+            note = ""
+            for i in range(2):
+                moved = np.abs(rows[1][i] - rows[0][i]).max(axis=-1) / max(1.0, float(np.abs(rows[0][i]).max()))
+                early = np.flatnonzero(moved[:6] > SAME)
+                if early.size:
+                    note = f"item {i}: prefill rows {list(early)} changed when only tokens 6..9 did"
+                    break
+            _CAUSAL[key] = (not note, note)
+    return _CAUSAL[key]
 
 
 @pytest.mark.smoke
 def test_api_shapes_and_lengths(solution, inputs):
-    inputs("B=2 H=2 D=4 max_len=8, prompt lengths [3, 3], one decode step")
-    rng = np.random.default_rng(0)
-    cache = solution.make_kv_cache(2, 2, 4, 8)
-    q, k, v = (rng.standard_normal((2, 2, 3, 4)) for _ in range(3))
-    out = np.asarray(cache.prefill(q, k, v, np.array([3, 3])))
-    assert out.shape == (2, 2, 3, 4)
-    assert list(np.asarray(cache.lengths())) == [3, 3]
-    step = [rng.standard_normal((2, 2, 1, 4)) for _ in range(3)]
-    assert np.asarray(cache.decode(*step)).shape == (2, 2, 1, 4)
-    assert list(np.asarray(cache.lengths())) == [4, 4]
-    assert int(cache.memory_bytes()) > 0
+    inputs("make_kv_model(2, 8); prompts of 3 tokens; one decode step")
+    v = vocab(solution)
+    assert v >= 2, f"vocab_size {v}"
+    run = drive(solution, [[1, 0, 1], [0, 1, 1]], [[1], [0]], 8)
+    assert run.lengths == [[3, 3], [4, 4]], f"cache_lengths() after prefill, then one step: {run.lengths}"
+    assert run.decode[0].shape[0] == 1
 
 
-def test_end_to_end_matches_full_attention(solution, record_metric, inputs):
-    # The whole contract at once: ragged batch with huge padding, prefill, 20 decode steps,
-    # every output equal to causal attention recomputed from scratch per item.
-    inputs("seed=1 B=3 H=4 D=16 prompts [5, 1, 9] padded to 11 with huge k/v, 20 steps, max_len 48")
+def test_cached_decoding_equals_full_forward(solution, record_metric, inputs):
+    # The whole contract on one sequence: prefill 7 tokens, decode 9 more; every decode output
+    # must equal the last position of the same model's full forward pass over that prefix.
+    inputs("seed=1 one sequence of 16 tokens: prefill 7, decode 9; full forward = fresh model, one prefill of the prefix")
     rng = np.random.default_rng(1)
-    items = [random_item(rng, 4, 16, p, 20) for p in (5, 1, 9)]
-    run = drive(solution, items, 48, width=11, pad=huge_padding(rng, (3, 4, 11, 16)))
-    worst = 0.0
-    for b, it in enumerate(items):
-        want = it.expected()
-        worst = max(worst, assert_near(f"item {b} prefill", run.prefill[b], want[:, :it.prompt], TOL))
-        worst = max(worst, assert_near(f"item {b} decode", run.decode[b], want[:, it.prompt:], TOL))
-    record_metric("max_abs_error", worst)
+    seq = rng.integers(0, vocab(solution), 16)
+    run = drive(solution, [seq[:7]], [seq[7:]], 32)
+    try:
+        want = np.stack([full_forward_last(solution, seq[: p + 1], 32) for p in range(7, 16)])
+    except NoRows as exc:
+        pytest.skip(str(exc))
+    record_metric("max_rel_error", rel_err(run.decode[0], want))
+    near("decode after prefill vs full forward", run.decode[0], want, TOL)
 
 
-def test_cache_growth(solution, inputs):
-    # lengths() advances by one per decode step for every item; memory_bytes() never shrinks
-    # and covers at least the float32 bytes of the stored keys and values.
-    inputs("seed=2 B=3 H=2 D=8 prompts [2, 6, 4], 10 steps, max_len 32")
+def test_cache_grows_by_one_position_per_step(solution, not_offered, inputs):
+    inputs("seed=2 B=3 prompts of 2, 6, 4 tokens; 10 decode steps; cache_lengths() after each")
+    not_offered("ragged_prefill")
     rng = np.random.default_rng(2)
-    h, d = 2, 8
-    cache = solution.make_kv_cache(3, h, d, 32)
-    lengths = np.array([2, 6, 4])
-    q, k, v = (rng.standard_normal((3, h, 6, d)) for _ in range(3))
-    cache.prefill(q, k, v, lengths)
-    last = 0
-    for step in range(11):
-        got = np.asarray(cache.lengths())
-        assert list(got) == list(lengths + step), f"after {step} decode steps lengths() = {got}"
-        mem = int(cache.memory_bytes())
-        need = 2 * h * d * 4 * int(got.sum())
-        assert mem >= need, f"memory_bytes() = {mem} < {need} needed for {int(got.sum())} tokens"
-        assert mem >= last, f"memory_bytes() shrank from {last} to {mem}"
-        last = mem
-        if step < 10:
-            cache.decode(*(rng.standard_normal((3, h, 1, d)) for _ in range(3)))
+    v = vocab(solution)
+    prompts = [rng.integers(0, v, n) for n in (2, 6, 4)]
+    run = drive(solution, prompts, rng.integers(0, v, (3, 10)), 32)
+    want = [[2 + s, 6 + s, 4 + s] for s in range(11)]   # prompt lengths right after prefill, then +1 per step
+    assert run.lengths == want, f"cache_lengths() over the run: {run.lengths}, expected {want}"
 
 
 # --- decode_mismatch --------------------------------------------------------------------
 
 @pytest.mark.trap("decode_mismatch")
-@pytest.mark.parametrize("heads,dim,scale", [(4, 16, 1.0), (2, 64, 30.0)])
-def test_decode_matches_full_attention(solution, inputs, heads, dim, scale):
-    # One item, no prefill, no padding: 24 tokens fed through decode alone. Output t must
-    # equal row t of full causal attention over the whole sequence. scale=30 gives logits
-    # in the hundreds, where a softmax without max subtraction overflows.
-    inputs(f"seed=3 B=1 H={heads} D={dim} q,k scaled by {scale}, 24 decode steps from an empty cache")
+def test_decode_matches_full_forward(solution, inputs, record_metric):
+    # One sequence fed through decode alone (from an empty cache, or after a one-token prefill
+    # where the model cannot start empty): output t must equal the last position of the same
+    # model's full forward pass over tokens 0..t.
+    inputs("seed=3 one sequence of 20 tokens decoded one by one; full forward of every prefix")
     rng = np.random.default_rng(3)
-    item = random_item(rng, heads, dim, 0, 24, scale=scale)
-    run = drive(solution, [item], 32)
-    assert_near("decode outputs", run.decode[0], item.expected(), TOL)
+    seq = rng.integers(0, vocab(solution), 20)
+    try:
+        run, first = drive(solution, [[]], [seq], 32, empty_start=True), 0
+    except Exception:  # noqa: BLE001 - decoding on an empty cache is not required by the study
+        run, first = drive(solution, [seq[:1]], [seq[1:]], 32), 1
+    try:
+        want = np.stack([full_forward_last(solution, seq[: p + 1], 32) for p in range(first, 20)])
+    except NoRows as exc:
+        pytest.skip(str(exc))
+    record_metric("max_rel_error_decode_only", rel_err(run.decode[0], want))
+    near("decode-only outputs vs full forward", run.decode[0], want, TOL)
 
 
 # --- padding_leak -----------------------------------------------------------------------
 
 @pytest.mark.trap("padding_leak")
-def test_padding_does_not_leak(solution, inputs):
-    # Ragged batch (prompts 2, 9, 4, 12 padded to 14), 3 decode steps. (a) The shortest item
-    # must give the same outputs in this batch as alone without padding. (b) Every item's
-    # outputs must not change when the padding content changes (slots each item will
-    # overwrite while decoding keep the same content, so only padding proper differs).
-    inputs("seed=4 B=4 H=3 D=8 prompts [2, 9, 4, 12] width 14, huge padding vs other huge padding, 3 steps")
+def test_padding_does_not_leak(solution, not_offered, inputs):
+    # Ragged batch (prompts 2, 9, 4, 12 right-padded to the longest), 3 decode steps. (a) The shortest
+    # item must give the same outputs in this batch as alone. (b) No item's outputs may change
+    # when the padding tokens change (slots each item overwrites while decoding keep the same
+    # tokens, so only padding proper differs). A prefill whose rows see later tokens fails
+    # the causal_mask test; its last prompt row is then left out here.
+    inputs("seed=4 B=4 prompts [2, 9, 4, 12] right-padded to 12, random padding vs other random padding, 3 steps")
+    not_offered("ragged_prefill")
     rng = np.random.default_rng(4)
-    prompts, steps, width = (2, 9, 4, 12), 3, 14
-    items = [random_item(rng, 3, 8, p, steps) for p in prompts]
-    pad_a = huge_padding(rng, (4, 3, width, 8))
-    pad_b = huge_padding(rng, (4, 3, width, 8))
-    for b, p in enumerate(prompts):
-        for a_arr, b_arr in zip(pad_a, pad_b):
-            b_arr[b, :, p:p + steps] = a_arr[b, :, p:p + steps]
-    run_a = drive(solution, items, 24, width=width, pad=pad_a)
-    run_b = drive(solution, items, 24, width=width, pad=pad_b)
-    solo = drive(solution, items[:1], 24)
-    assert_near("shortest item: prefill in padded batch vs alone", run_a.prefill[0], solo.prefill[0], SAME)
-    assert_near("shortest item: decode in padded batch vs alone", run_a.decode[0], solo.decode[0], SAME)
-    for b in range(len(items)):
-        assert_near(f"item {b} prefill under other padding", run_b.prefill[b], run_a.prefill[b], SAME)
-        assert_near(f"item {b} decode under other padding", run_b.decode[b], run_a.decode[b], SAME)
+    v = vocab(solution)
+    lens, width, steps = (2, 9, 4, 12), 12, 3
+    prompts = [rng.integers(0, v, n) for n in lens]
+    nxt = rng.integers(0, v, (4, steps))
+    pad_a = rng.integers(0, v, (4, width))
+    pad_b = (pad_a + 1 + rng.integers(0, v - 1, (4, width))) % v
+    for b, n in enumerate(lens):
+        pad_b[b, n:n + steps] = pad_a[b, n:n + steps]
+    run_a = drive(solution, prompts, nxt, 24, width=width, pad=pad_a)
+    run_b = drive(solution, prompts, nxt, 24, width=width, pad=pad_b)
+    solo = drive(solution, prompts[:1], nxt[:1], 24)
+    causal, _ = prefill_causality(solution)
+    keep = slice(None) if causal is not False else slice(0, -1)
+
+    def rows(run, b):
+        return None if run.prefill[b] is None else run.prefill[b][keep]
+
+    if rows(run_a, 0) is not None and rows(solo, 0) is not None and rows(solo, 0).size:
+        near("shortest item: prefill in padded batch vs alone", rows(run_a, 0), rows(solo, 0), SAME)
+    near("shortest item: decode in padded batch vs alone", run_a.decode[0], solo.decode[0], SAME)
+    for b in range(4):
+        if rows(run_a, b) is not None and rows(run_a, b).size:
+            near(f"item {b} prefill under other padding", rows(run_b, b), rows(run_a, b), SAME)
+        near(f"item {b} decode under other padding", run_b.decode[b], run_a.decode[b], SAME)
 
 
 # --- shared_batch_cache -----------------------------------------------------------------
 
 @pytest.mark.trap("shared_batch_cache")
 def test_batch_items_isolated(solution, inputs):
-    # Equal prompt lengths (no padding), 6 decode steps. Each item's outputs in the batch
-    # must equal its outputs when run alone, and item 0 must not change when the other
-    # items' data changes.
-    inputs("seed=5 B=3 H=2 D=8 prompts [4, 4, 4], 6 steps; items alone; items 1, 2 replaced")
+    # Equal prompt lengths (no padding), 6 decode steps. Each item's outputs in the batch must
+    # equal its outputs alone, and item 0 must not change when the other items change.
+    inputs("seed=5 B=3 prompts of 4 tokens, 6 steps; items alone; items 1, 2 replaced")
     rng = np.random.default_rng(5)
-    items = [random_item(rng, 2, 8, 4, 6) for _ in range(3)]
-    batch = drive(solution, items, 16)
-    for b, it in enumerate(items):
-        alone = drive(solution, [it], 16)
-        assert_near(f"item {b} prefill: batch vs alone", batch.prefill[b], alone.prefill[0], SAME)
-        assert_near(f"item {b} decode: batch vs alone", batch.decode[b], alone.decode[0], SAME)
-    others = [items[0]] + [random_item(rng, 2, 8, 4, 6) for _ in range(2)]
-    swapped = drive(solution, others, 16)
-    assert_near("item 0 decode with other neighbours", swapped.decode[0], batch.decode[0], SAME)
+    v = vocab(solution)
+    prompts, nxt = rng.integers(0, v, (3, 4)), rng.integers(0, v, (3, 6))
+    batch = drive(solution, list(prompts), nxt, 16)
+    for b in range(3):
+        alone = drive(solution, [prompts[b]], nxt[b:b + 1], 16)
+        if batch.prefill[b] is not None:
+            near(f"item {b} prefill: batch vs alone", batch.prefill[b], alone.prefill[0], SAME)
+        near(f"item {b} decode: batch vs alone", batch.decode[b], alone.decode[0], SAME)
+    others_p, others_n = prompts.copy(), nxt.copy()
+    others_p[1:] = rng.integers(0, v, (2, 4))
+    others_n[1:] = rng.integers(0, v, (2, 6))
+    swapped = drive(solution, list(others_p), others_n, 16)
+    near("item 0 decode with other neighbours", swapped.decode[0], batch.decode[0], SAME)
 
 
 @pytest.mark.trap("shared_batch_cache")
-def test_separate_caches_independent(solution, inputs):
-    # Two caches used alternately must each behave as if alone (no shared class-level state).
-    inputs("seed=6 two caches B=2 H=2 D=8 prompts [3, 3], 5 interleaved decode steps")
+def test_separate_models_independent(solution, inputs):
+    # Two models (two caches) used alternately must each behave as if alone.
+    inputs("seed=6 two models B=2, prompts of 3 tokens, 5 interleaved decode steps")
     rng = np.random.default_rng(6)
-    seqs = [[random_item(rng, 2, 8, 3, 5) for _ in range(2)] for _ in range(2)]
-    alone = [drive(solution, s, 12).decode for s in seqs]
-    caches = [solution.make_kv_cache(2, 2, 8, 12) for _ in seqs]
-    for c, s in zip(caches, seqs):
-        q, k, v = (np.stack([getattr(it, n)[:, :3] for it in s]) for n in ("q", "k", "v"))
-        c.prefill(q, k, v, np.array([3, 3]))
+    v = vocab(solution)
+    prompts, nxt = rng.integers(0, v, (2, 2, 3)), rng.integers(0, v, (2, 2, 5))
+    alone = [drive(solution, list(prompts[i]), nxt[i], 12).decode for i in range(2)]
+    models = [solution.make_kv_model(2, 12) for _ in range(2)]
+    for m, p in zip(models, prompts):
+        m.prefill(p, np.array([3, 3]))
     outs = [[], []]
     for step in range(5):
-        for i, (c, s) in enumerate(zip(caches, seqs)):
-            args = [np.stack([getattr(it, n)[:, 3 + step] for it in s])[:, :, None] for n in ("q", "k", "v")]
-            outs[i].append(np.asarray(c.decode(*args), dtype=np.float64)[:, :, 0])
+        for i, m in enumerate(models):
+            outs[i].append(np.asarray(m.decode(nxt[i][:, step]), dtype=np.float64))
     for i in range(2):
         for b in range(2):
-            got = np.stack([o[b] for o in outs[i]], axis=1)
-            assert_near(f"cache {i} item {b} interleaved vs alone", got, alone[i][b], SAME)
+            got = np.stack([o[b] for o in outs[i]])
+            near(f"model {i} item {b} interleaved vs alone", got, alone[i][b], SAME)
 
 
 # --- causal_mask ------------------------------------------------------------------------
 
 @pytest.mark.trap("causal_mask")
 def test_prefill_is_causal(solution, inputs):
-    # Prefill output row t attends to keys 0..t exactly: compared with full causal attention,
-    # and row t must not move when tokens after t change while it must move when token t does.
-    inputs("seed=7 B=2 H=3 D=8 prompts [10, 10]; then token 6 replaced")
-    rng = np.random.default_rng(7)
-    items = [random_item(rng, 3, 8, 10, 0) for _ in range(2)]
-    run = drive(solution, items, 16)
-    for b, it in enumerate(items):
-        assert_near(f"item {b} prefill vs causal attention", run.prefill[b], it.expected(), TOL)
-    changed = [random_item(rng, 3, 8, 10, 0) for _ in range(2)]
-    for it, new in zip(items, changed):
-        for name in ("q", "k", "v"):
-            getattr(new, name)[:, :6] = getattr(it, name)[:, :6]
-    run2 = drive(solution, changed, 16)
-    for b in range(2):
-        moved = np.abs(run2.prefill[b] - run.prefill[b]).max(axis=(0, 2))   # per row
-        assert np.all(moved[:6] <= SAME), f"item {b}: rows {np.flatnonzero(moved[:6] > SAME)} saw later tokens"
-        assert np.all(moved[6:] > 1e-6), f"item {b}: rows {6 + np.flatnonzero(moved[6:] <= 1e-6)} ignore their own token"
+    # Prefill output row t must not move when tokens after t change; and every row must equal
+    # the last position of the full forward pass over tokens 0..t.
+    inputs("seed=7 B=2 prompts of 10 tokens; then tokens 6..9 replaced")
+    causal, note = prefill_causality(solution)
+    if causal is None:
+        pytest.skip(note)
+    assert causal, note
+    rng = np.random.default_rng(8)
+    seq = rng.integers(0, vocab(solution), 10)
+    rows = full_forward(solution, seq, 16)
+    want = np.stack([full_forward_last(solution, seq[: t + 1], 16) for t in range(10)])
+    near("prefill rows vs full forward of each prefix", rows, want, TOL)
 
 
 # --- prefill_not_stored -----------------------------------------------------------------
 
 @pytest.mark.trap("prefill_not_stored")
 def test_prefill_fills_the_cache(solution, inputs):
-    # After prefill of 7 tokens, decoding 5 more must give what the solution gives when all
-    # 12 tokens go through decode one by one: prefill has to leave the prompt's keys and
-    # values in the cache. lengths() must report the prompt lengths right after prefill.
-    inputs("seed=8 B=1 H=3 D=8 prompt 7 + 5 steps vs 12 decode steps; ragged lengths [3, 7, 5]")
-    rng = np.random.default_rng(8)
-    item = random_item(rng, 3, 8, 7, 5)
-    after_prefill = drive(solution, [item], 16)
-    one_by_one = drive(solution, [type(item)(item.q, item.k, item.v, 0)], 16)
-    assert_near("decode after prefill vs decode-only", after_prefill.decode[0], one_by_one.decode[0][:, 7:], SAME)
-    cache = solution.make_kv_cache(3, 2, 4, 10)
-    q, k, v = (rng.standard_normal((3, 2, 7, 4)) for _ in range(3))
-    cache.prefill(q, k, v, np.array([3, 7, 5]))
-    got = np.asarray(cache.lengths())
-    assert list(got) == [3, 7, 5], f"lengths() after prefill = {got}, expected [3, 7, 5]"
+    # After a prefill of 7 tokens, the first decode step must attend to the prompt: its output
+    # must change when prompt tokens 0..5 change (token 6 and the new token stay). A prefill
+    # that leaves nothing in the cache gives the same output whatever the prompt was.
+    # cache_lengths() must report the prompt length right after prefill.
+    inputs("seed=9 prefill 7 tokens then decode 1; again with prompt tokens 0..5 replaced")
+    rng = np.random.default_rng(9)
+    v = vocab(solution)
+    seq = rng.integers(0, v, 8)
+    other = seq.copy()
+    other[:6] = (seq[:6] + 1 + rng.integers(0, v - 1, 6)) % v
+    runs = [drive(solution, [s[:7]], [s[7:]], 16) for s in (seq, other)]
+    assert runs[0].lengths[0] == [7], f"cache_lengths() after prefill = {runs[0].lengths[0]}, expected [7]"
+    moved = rel_err(runs[1].decode[0], runs[0].decode[0])
+    assert moved > 1e-6, "the first decode step after prefill gives the same output whatever the prompt was"
 
 
 # --- performance figures (no verdict) ---------------------------------------------------
 
 def test_decode_cost(solution, record_metric, inputs):
-    inputs("seed=9 B=4 H=8 D=64 max_len 1024, prompts [32, 64, 128, 256] padded to 256, 16 decode steps")
-    rng = np.random.default_rng(9)
-    b, h, d, width = 4, 8, 64, 256
-    cache = solution.make_kv_cache(b, h, d, 1024)
-    q, k, v = (rng.standard_normal((b, h, width, d)) for _ in range(3))
-    pre = cache.call_method("prefill", q, k, v, np.array([32, 64, 128, 256]), measure_memory=False)
+    inputs("seed=10 B=4 prompts of 64 tokens, max_len 256, 16 decode steps")
+    rng = np.random.default_rng(10)
+    v = vocab(solution)
+    model = solution.make_kv_model(4, 256)
+    pre = model.call_method("prefill", rng.integers(0, v, (4, 64)), np.array([64] * 4), measure_memory=False)
     record_metric("prefill_seconds", pre.seconds)
     times = []
     for step in range(16):
-        args = [rng.standard_normal((b, h, 1, d)) for _ in range(3)]
-        res = cache.call_method("decode", *args, measure_memory=(step == 15))
-        assert np.all(np.isfinite(np.asarray(res.value)))
+        res = model.call_method("decode", rng.integers(0, v, 4), measure_memory=(step == 15))
+        assert np.all(np.isfinite(np.asarray(res.value, dtype=np.float64)))
         times.append(res.seconds)
     record_metric("decode_step_seconds", float(np.median(times[:15])))
     record_metric("decode_step_peak_bytes", float(res.peak_bytes))
-    tokens = int(np.asarray(cache.lengths()).sum())
-    record_metric("kv_bytes_per_token", int(cache.memory_bytes()) / tokens)

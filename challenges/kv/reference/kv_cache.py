@@ -72,3 +72,53 @@ class KVCache:
 
 def make_kv_cache(batch_size, num_heads, head_dim, max_len):
     return KVCache(int(batch_size), int(num_heads), int(head_dim), int(max_len))
+
+
+class CachedLM:
+    """A one-layer attention LM that reads and writes its KVCache: the protocol's reference.
+
+    Token and position embeddings feed one multi-head attention layer (through the cache)
+    with a residual connection and a vocabulary head. Prefill returns every position's
+    logits (B, T, V); decode returns the new token's (B, V). Weights depend only on `seed`,
+    so two models built alike are the same model.
+    """
+
+    vocab_size = 32
+
+    def __init__(self, batch_size, max_len, num_heads=2, head_dim=8, seed=0):
+        rng = np.random.default_rng(seed)
+        d = num_heads * head_dim
+        self.num_heads, self.head_dim = num_heads, head_dim
+        self.embed = rng.standard_normal((self.vocab_size, d))
+        self.pos = 0.5 * rng.standard_normal((max_len, d))
+        self.wq, self.wk, self.wv = (rng.standard_normal((d, d)) / np.sqrt(d) for _ in range(3))
+        self.head = rng.standard_normal((d, self.vocab_size)) / np.sqrt(d)
+        self.cache = make_kv_cache(batch_size, num_heads, head_dim, max_len)
+
+    def _heads(self, x):
+        """(B, T, d) -> (B, H, T, D)"""
+        b, t, _ = x.shape
+        return x.reshape(b, t, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def _layer(self, x, attend):
+        q, k, v = (self._heads(x @ w) for w in (self.wq, self.wk, self.wv))
+        out = attend(q, k, v)                                   # (B, H, T, D)
+        b, _, t, _ = out.shape
+        return (x + out.transpose(0, 2, 1, 3).reshape(b, t, -1)) @ self.head
+
+    def prefill(self, token_ids, lengths):
+        ids = np.asarray(token_ids, dtype=np.int64)
+        x = self.embed[ids] + self.pos[: ids.shape[1]]
+        return self._layer(x, lambda q, k, v: self.cache.prefill(q, k, v, lengths))
+
+    def decode(self, token_ids):
+        ids = np.asarray(token_ids, dtype=np.int64)
+        x = (self.embed[ids] + self.pos[self.cache.lengths()])[:, None]   # each item at its own position
+        return self._layer(x, self.cache.decode)[:, 0]
+
+    def cache_lengths(self):
+        return self.cache.lengths()
+
+
+def make_kv_model(batch_size, max_len):
+    return CachedLM(int(batch_size), int(max_len))

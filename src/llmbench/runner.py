@@ -221,10 +221,16 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                 from .kinds import cuda
 
                 phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=limits["own_tests_timeout_s"])
+            elif phase == "conformance" and job.adapter.no_adapter and job.run_kind == "solution":
+                why = f"no adapter: {job.adapter.no_adapter}"
+                phases[phase] = PhaseResult(name="conformance", status="not_run", reason=why)
+                traps = {t.id: TrapVerdict(status="not_run", reason=why) for t in c.traps}
             elif phase == "conformance":
                 phases[phase], traps, metrics = run_conformance(c, source, job.adapter, sandbox.mode,
                                                                 only_trap=job.trap, limits=limits)
         status, reason = overall_status(phases, traps)
+        if job.adapter.no_adapter and job.run_kind == "solution" and status == "ok":
+            status, reason = "not_runnable", f"no adapter: {job.adapter.no_adapter}"  # our gap, never the solution's
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)
     except ContentError:
@@ -235,7 +241,7 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
         if tmp_mutant is not None:
             shutil.rmtree(tmp_mutant.parent, ignore_errors=True)
     adapter = AdapterInfo(kind=job.adapter.kind, mapping=job.adapter.mapping, harness=job.adapter.harness,
-                          notes=job.adapter.notes)
+                          notes=job.adapter.notes, no_adapter=job.adapter.no_adapter)
     return Result(model=job.model, challenge=c.id, run_kind=job.run_kind, mutant_trap=job.trap, status=status,
                   reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
                   provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,

@@ -69,10 +69,11 @@ class FileInfo(BaseModel):
 
 
 class AdapterInfo(BaseModel):
-    kind: Literal["none", "mapping", "wrapper"] = "none"
+    kind: Literal["none", "mapping", "wrapper", "no_adapter"] = "none"
     mapping: dict[str, str] = Field(default_factory=dict)
     harness: str = ""
     notes: str = ""
+    no_adapter: str = ""  # kind no_adapter: why no thin adapter can map the solution
 
 
 class Provenance(BaseModel):

@@ -53,11 +53,16 @@ class Adapter:
     notes: str = ""
     dependencies: tuple[str, ...] = ()
     limits: dict = field(default_factory=dict)
+    # Why no thin adapter can map this solution onto the canonical API (then nothing of the
+    # conformance suite runs, and its traps are not_run with this reason).
+    no_adapter: str = ""
 
     @property
     def kind(self) -> str:
         if self.path is None:
             return "none"
+        if self.no_adapter:
+            return "no_adapter"
         if any((self.path / n).exists() for n in ("adapter.py", "adapter.cu")):
             return "wrapper"
         return "mapping" if self.mapping else "none"
@@ -85,6 +90,11 @@ def load_adapter(folder: Path) -> Adapter:
     limits = data.get("limits", {})
     if not isinstance(limits, dict):
         raise ContentError(path, "[limits] must be a table")
+    no_adapter = data.get("no_adapter", "")
+    if not isinstance(no_adapter, str) or ("no_adapter" in data and not no_adapter.strip()):
+        raise ContentError(path, "'no_adapter' must say why no adapter can be written (a non-empty string)")
+    if no_adapter and (mapping or any((folder / n).exists() for n in ("adapter.py", "adapter.cu"))):
+        raise ContentError(path, "'no_adapter' is set but the folder also has an adapter; keep one of them")
     from .challenge import DEFAULT_LIMITS
 
     for key, value in limits.items():
@@ -92,7 +102,8 @@ def load_adapter(folder: Path) -> Adapter:
             raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ContentError(path, f"limit '{key}' must be a positive number")
-    return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps), dict(limits))
+    return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps),
+                   dict(limits), no_adapter.strip())
 
 
 @dataclass(frozen=True)

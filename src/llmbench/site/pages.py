@@ -198,6 +198,13 @@ def _adapter_section(r, ctx: Context) -> str:
     if a.kind == "none":
         return _section("Adapter", "None: the solution is called through the canonical entry points as written.",
                         "adapter")
+    if a.kind == "no_adapter":
+        body = ("No adapter: a maintainer found no thin adapter that maps this solution onto the canonical "
+                "API without changing what it does, so the conformance suite did not run. Why: "
+                f"{esc(a.no_adapter)}")
+        if a.notes:
+            body += "\n\n" + ctx.raw(pre(a.notes, "lb-notes"))
+        return _section("Adapter", body, "adapter")
     rows = [[code(k), esc(v)] for k, v in a.mapping.items()]
     body = f"Kind: **{esc(a.kind)}** (written by a maintainer, not by the model)."
     if a.harness:

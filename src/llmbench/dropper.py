@@ -1,20 +1,31 @@
-"""Fallback sandbox as root: start Python as root, then become an unprivileged uid.
+"""Bootstrap of every sandboxed Python process: drop privileges, then enter the copy.
 
-The interpreter may live where the unprivileged uid cannot look (e.g. under /root, mode
-0700). Before dropping privileges, every such entry of sys.path is opened as a directory
-descriptor and replaced by its /proc/self/fd/N path, so that imports keep working after
-the drop while the rest of that tree stays closed. Only then does solution code run (a
-worker, pytest, or a script). Usage:
-    python -m llmbench.dropper --uid N -- (-m module | script.py) [args...]
+The sandbox starts the interpreter as ``python -s -P -m llmbench.dropper`` from a trusted
+working directory ("/"): no user site-packages and no working or script folder on
+sys.path, so no file of the solution can shadow a module imported here (``ctypes.py``
+once ran as root this way). In this order it then
+
+1. (fallback as root, ``--uid N``) reopens every sys.path entry the unprivileged uid could
+   not read (e.g. an interpreter under /root, mode 0700) as a directory descriptor named
+   /proc/self/fd/N, so that imports keep working after the drop while the rest of that
+   tree stays closed, and becomes uid N;
+2. imports the target module (pytest, the worker) from trusted paths only;
+3. changes into the solution's copy (``--chdir``) and puts it on sys.path the way
+   ``python -m``/``python script.py`` would have: only now can solution code run.
+
+Usage:
+    python -s -P -m llmbench.dropper [--uid N] --chdir DIR -- (-m module | script.py) [args...]
 """
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import runpy
 import sys
 
 PR_SET_DUMPABLE = 4
+USAGE = "usage: python -s -P -m llmbench.dropper [--uid N] --chdir DIR -- (-m module | script) [args]"
 
 
 def _closed_to_others(path: str) -> bool:
@@ -62,20 +73,43 @@ def drop(uid: int) -> None:
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1)
 
 
+def parse(argv: list[str]) -> tuple[int | None, str, list[str]]:
+    """(uid or None, folder to enter, target argv) from the command line."""
+    uid, chdir = None, None
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        if argv[i] == "--uid" and i + 1 < len(argv):
+            uid = int(argv[i + 1])
+        elif argv[i] == "--chdir" and i + 1 < len(argv):
+            chdir = argv[i + 1]
+        else:
+            raise SystemExit(USAGE)
+        i += 2
+    rest = argv[i + 1:]
+    if chdir is None or not rest or (rest[0] == "-m" and len(rest) < 2):
+        raise SystemExit(USAGE)
+    return uid, chdir, rest
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) < 4 or argv[0] != "--uid" or argv[2] != "--":
-        raise SystemExit("usage: python -m llmbench.dropper --uid N -- (-m module | script) [args]")
-    uid, rest = int(argv[1]), argv[3:]
+    uid, chdir, rest = parse(argv)
     from llmbench.sandbox import set_parent_death_signal
 
-    reopen_sys_path()
-    drop(uid)
-    # Changing uid clears the parent-death signal: set it again so we die with the harness.
-    set_parent_death_signal()
+    if sys.flags.safe_path == 0 or sys.flags.no_user_site == 0:
+        raise SystemExit("llmbench.dropper must be started with python -s -P (solution files could shadow modules)")
+    if uid is not None:
+        reopen_sys_path()
+        drop(uid)
+        # Changing uid clears the parent-death signal: set it again so we die with the harness.
+        set_parent_death_signal()
     if rest[0] == "-m":
+        importlib.import_module(rest[1])  # from trusted paths only, before the copy is on sys.path
+        os.chdir(chdir)
+        sys.path.insert(0, os.getcwd())  # what `python -m` does: the working folder first
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
     else:
+        os.chdir(chdir)
         sys.argv = rest
         sys.path.insert(0, os.path.dirname(os.path.abspath(rest[0])))
         runpy.run_path(rest[0], run_name="__main__")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import llmbench
+from llmbench.errors import LlmbenchError
 
 OUTPUT_TAIL_BYTES = 64 * 1024
 SANDBOX_UID = 65534  # "nobody" inside the bwrap user namespace
@@ -42,6 +43,11 @@ ETC_FILES = (
     "nsswitch.conf", "mime.types", "matplotlibrc", "fonts",
 )
 KEEP_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "TZ")
+NO_BWRAP_ENV = "LLMBENCH_NO_BWRAP"
+
+
+class SandboxUnavailable(LlmbenchError):
+    """The requested isolation cannot be had on this machine (a user's choice to fix)."""
 
 
 @dataclass
@@ -108,7 +114,12 @@ def drain(stream, buffer: TailBuffer) -> threading.Thread:
 
 @functools.lru_cache(maxsize=1)
 def bwrap_problem() -> str | None:
-    """None when bubblewrap works here; otherwise why not."""
+    """None when bubblewrap works here; otherwise why not.
+
+    LLMBENCH_NO_BWRAP=1 makes llmbench behave as on a machine without bubblewrap (CI's
+    second pass tests the fallback that way)."""
+    if os.environ.get(NO_BWRAP_ENV, "") not in ("", "0"):
+        return f"bubblewrap disabled ({NO_BWRAP_ENV} is set)"
     exe = shutil.which("bwrap")
     if not exe:
         return "bubblewrap (bwrap) is not installed"
@@ -279,7 +290,10 @@ class Sandbox:
         if self.mode == "auto":
             self.mode = "bwrap" if bwrap_problem() is None else "fallback"
         elif self.mode == "bwrap" and bwrap_problem():
-            raise RuntimeError(bwrap_problem())
+            raise SandboxUnavailable(f"--isolation bwrap: {bwrap_problem()}; install bubblewrap "
+                                     "(e.g. apt-get install bubblewrap) or use --isolation auto or fallback")
+        elif self.mode not in ("bwrap", "fallback"):
+            raise SandboxUnavailable(f"unknown isolation mode '{self.mode}': use auto, bwrap or fallback")
         self.is_root = os.geteuid() == 0
 
     @property
@@ -353,12 +367,15 @@ class Sandbox:
                 for dev in gpu_devices():
                     args += ["--dev-bind", dev, dev]
             args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
-            return args + argv
-        if self.is_root and python:
-            # argv is [python, -m|script, ...]: start the interpreter as root (it lives in
-            # /root), then drop to the leased uid before any solution code runs.
-            return [argv[0], "-m", "llmbench.dropper", "--uid", "{uid}", "--", *argv[1:]]
-        return argv
+            return args + (self.bootstrap(argv, workdir) if python else argv)
+        return self.bootstrap(argv, workdir) if python else argv
+
+    def bootstrap(self, argv: list[str], workdir: Path) -> list[str]:
+        """argv is [python, -m module | script, ...]: start it through llmbench.dropper, isolated
+        (-s -P: nothing of the copy on sys.path) from a trusted folder; as root in the fallback
+        it drops to the leased uid, and only then enters the copy (see llmbench.dropper)."""
+        uid = ["--uid", "{uid}"] if (self.mode == "fallback" and self.is_root) else []
+        return [argv[0], "-s", "-P", "-m", "llmbench.dropper", *uid, "--chdir", str(workdir), "--", *argv[1:]]
 
     def prepare_workdir(self, workdir: Path, uid: int | None) -> None:
         (workdir / ".tmp").mkdir(exist_ok=True)
@@ -405,7 +422,10 @@ class Sandbox:
                 os.setuid(uid)
 
         try:
-            proc = subprocess.Popen(cmd, cwd=workdir, env=self.env(workdir, env), stdin=stdin, stdout=stdout,
+            # A Python process starts in a trusted folder and enters the copy itself, after
+            # any privilege drop (llmbench.dropper); other programs exec after preexec dropped.
+            cwd = "/" if (python and self.mode == "fallback") else workdir
+            proc = subprocess.Popen(cmd, cwd=cwd, env=self.env(workdir, env), stdin=stdin, stdout=stdout,
                                     stderr=stderr, preexec_fn=preexec, close_fds=True)
         except BaseException:  # nothing started: give back the cgroup and the uid now, not never
             cg.kill_all()

@@ -28,6 +28,15 @@ def _is_test_module(name: str) -> bool:
     return name.startswith("test_") or name.endswith("_test") or name in SKIP_MODULES
 
 
+def _is_package(path: Path) -> bool:
+    """A folder with __init__.py; False for whatever cannot be looked at (a link into a folder
+    the sandbox's uid may not read raises PermissionError, which must not kill the worker)."""
+    try:
+        return path.is_dir() and (path / "__init__.py").exists()
+    except OSError:
+        return False
+
+
 class MissingDependency(Exception):
     pass
 
@@ -48,7 +57,7 @@ class SolutionLoader:
         self.resolved: dict[str, object] = {}
         sys.path.insert(0, str(solution))
         self.local_names = {p.stem for p in solution.glob("*.py")} | {
-            p.name for p in solution.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+            p.name for p in solution.iterdir() if _is_package(p)
         }
 
     def _import(self, name: str, path: Path | None = None):

@@ -13,6 +13,7 @@ import pytest
 from llmbench.cli import main
 from llmbench.store import ResultStore
 from tests.conftest import add_solution, write
+from tests.hostile.conftest import MODES, mode_or_skip
 
 GOOD = {"demo.py": "def add(a, b):\n    return a + b\n"}
 
@@ -162,17 +163,20 @@ def test_solution_raising_undecodable_text(project):
     assert r.status == "failed" and "bad ? ? text" in r.reason
 
 
-def test_harness_never_reads_through_links_to_devices_or_fifos(project, tmp_path):
+@pytest.mark.parametrize("mode", MODES)
+def test_harness_never_reads_through_links_to_devices_or_fifos(project, tmp_path, mode):
     """`zero.py -> /dev/zero` once made the trusted harness read until the machine ran out of
     memory. Run in a subprocess with a memory cap and a timeout, so a regression fails
-    this test instead of taking the machine down."""
+    this test instead of taking the machine down. In the fallback, the link into the
+    0700 tmp_path once killed the worker at start (PermissionError for the dropped uid)."""
+    mode_or_skip(mode)
     folder = add_solution(project, "m", GOOD)
     os.mkfifo(tmp_path / "fifo")
     (folder / "zero.py").symlink_to("/dev/zero")
     (folder / "test_zero.py").symlink_to("/dev/zero")
     (folder / "pipe.py").symlink_to(tmp_path / "fifo")
     cap = "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
-    code = cap + "from llmbench.cli import main; sys.exit(main(['run', '--no-controls', '--jobs', '1']))"
+    code = cap + f"from llmbench.cli import main; sys.exit(main(['run', '--no-controls', '--jobs', '1', '--isolation', '{mode}']))"
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LLMBENCH_ROOT": str(project.root)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -232,3 +236,22 @@ def test_damaged_result_files_are_rerun_with_a_warning(project, capsys, damage):
     assert json.loads(path.read_text())["status"] == "ok"
     assert run() == 0  # and now it is a cache hit
     assert "1 runs planned: 0 to run, 1 cached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("hide", ["not on PATH", "LLMBENCH_NO_BWRAP"])
+def test_isolation_bwrap_without_bubblewrap_is_one_clear_error(project, capsys, monkeypatch, hide):
+    from llmbench.sandbox import bwrap_problem
+
+    add_solution(project, "m", GOOD)
+    if hide == "not on PATH":
+        monkeypatch.setenv("PATH", str(project.root / "no-bin"))
+    else:
+        monkeypatch.setenv("LLMBENCH_NO_BWRAP", "1")
+    bwrap_problem.cache_clear()
+    try:
+        assert run("--isolation", "bwrap") == 2
+    finally:
+        monkeypatch.undo()
+        bwrap_problem.cache_clear()
+    assert_one_clear_error(capsys, "--isolation bwrap", "install bubblewrap", "--isolation auto or fallback")
+    assert not (project.results_dir / "m").exists()

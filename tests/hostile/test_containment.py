@@ -8,6 +8,7 @@ fallback is weaker by design, the test asserts the documented weaker behaviour
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -202,6 +203,24 @@ def pids_cgroup_available() -> bool:
     return cg.path is not None
 
 
+def add_root_marker(s: Scratch) -> None:
+    """A file only root may create: the shadowing modules of shadow_modules append to it."""
+    vault = s.root / "root-only"
+    vault.mkdir(mode=0o700)
+    targets = json.loads((s.solution / "_hostile.json").read_text())
+    targets["root_marker"] = s.targets["root_marker"] = str(vault / "ran-as-root")
+    (s.solution / "_hostile.json").write_text(json.dumps(targets, indent=1))
+
+
+def shadow_modules(hr: HostileRun):
+    """Issue 13: a `ctypes.py` in the solution once ran as root before the fallback's drop."""
+    marker = hr.scratch.targets["root_marker"]
+    assert not os.path.exists(marker), "solution code ran as root: " + open(marker).read()
+    assert hr.result.status == "ok", hr.result.reason
+    assert own(hr).status == "ok" and own(hr).counts["passed"] == 1
+    assert conformance(hr).status == "ok" and hr.result.traps["wrong_sign"].status == "avoided"
+
+
 # case -> (expectation, limits overriding helpers.LIMITS, prepare(scratch) or None)
 CASES = {
     "infinite_loop": (hangs, {}, None),
@@ -228,6 +247,7 @@ CASES = {
     "forge_protocol": (forge_protocol, {}, None),
     "liar_objects": (liar_objects, {}, None),
     "read_secrets": (read_secrets, {}, None),
+    "shadow_modules": (shadow_modules, {}, add_root_marker),
 }
 SLOW = {"infinite_loop", "sleep_forever", "busy_threads", "fork_bomb", "big_file", "flood_output"}
 

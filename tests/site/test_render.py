@@ -204,3 +204,22 @@ def test_downloads_csv_and_json(synthetic_data):
 
     items = json.loads(pages.results_json(synthetic_data))
     assert {i["run_kind"] for i in items} == {"solution", "reference", "mutant"}
+
+
+def test_flag_explanation_cannot_split_its_table_cell_or_add_attributes(synthetic_data):
+    """Issue 13: a solution's exception message reached a flag's title attribute; its `|` split
+    the grade-matrix cell and an attribute list made a live link with onmouseover."""
+    import markdown
+
+    class Flag:
+        label = "falls [x](javascript:x) | into"
+        explanation = 'boom | [hover](https://x.example/){: onmouseover="alert(1)" } | "quoted" {: .big }'
+
+    out = run(synthetic_data, "grade-matrix", flags=lambda grade, result: [Flag()])
+    html = markdown.markdown(out, extensions=["tables", "attr_list", "md_in_html"])
+    assert "onmouseover" not in re.sub(r'title="[^"]*"', "", html)
+    assert 'href="https://x.example' not in html and 'href="javascript' not in html and 'class="big"' not in html
+    header = next(line for line in out.splitlines() if line.startswith("| "))
+    for line in out.splitlines():
+        if line.startswith("| ") and "⚑" in line:
+            assert line.count("|") == header.count("|"), line  # no cell split

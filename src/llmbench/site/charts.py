@@ -46,7 +46,11 @@ CHART_FORMAT = "1"  # bump when the drawing code changes
 def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "none",
                   reference: float | None = None, scale: str = "auto") -> str:
     """A horizontal bar chart, one bar per label, as an SVG string for inline use."""
-    args = (title, tuple(bars), unit, better, reference, scale)
+    from .text import plain
+
+    # Labels are model names: no control characters into the SVG (matplotlib escapes the rest).
+    bars = [Bar(plain(b.label), b.value, plain(b.note)) for b in bars]
+    args = (plain(title), tuple(bars), plain(unit), better, reference, scale)
     if CACHE_DIR is None:
         return _chart(*args)
     from importlib.metadata import version

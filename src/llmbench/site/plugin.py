@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import secrets
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .data import SiteData, load_site_data
 from .directives import replace
 from .links import SiteLinks
 from .render import Context, default_flags, render
+from .text import nav_title
 
 log = logging.getLogger("mkdocs.plugins.llmbench")
 ASSETS = ("llmbench.css", "llmbench.js")
@@ -46,6 +48,8 @@ class RawStash:
         self.items: dict[str, str] = {}
 
     def __call__(self, html: str) -> str:
+        # The prefix holds a secret made at build time: text a solution wrote long before
+        # cannot imitate a token and have our HTML (or its own) restored in its place.
         token = f"{self.prefix}x{len(self.items):05d}x"
         self.items[token] = html
         return f"\n\n{token}\n\n"
@@ -105,10 +109,13 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
     def _expand_nav(self, nav):
         """Turn the entries challenges/index.md, models/index.md and analysis/index.md into sections."""
         d = self.data
+        # The theme prints nav titles as HTML, unescaped: a model's name (from an imported
+        # study's model.toml) must reach it as text.
         sections = {
-            "challenges/index.md": [{info.title: f"challenges/{cid}.md"} for cid, info in d.challenges.items()],
-            "models/index.md": [{info.name: f"models/{mid}.md"} for mid, info in d.models.items()],
-            "analysis/index.md": [{title: uri} for uri, title in self.analysis_pages if uri != "analysis/index.md"],
+            "challenges/index.md": [{nav_title(info.title): f"challenges/{cid}.md"} for cid, info in d.challenges.items()],
+            "models/index.md": [{nav_title(info.name): f"models/{mid}.md"} for mid, info in d.models.items()],
+            "analysis/index.md": [{nav_title(title): uri} for uri, title in self.analysis_pages
+                                  if uri != "analysis/index.md"],
         }
 
         def walk(items):
@@ -176,7 +183,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
     # ---- pages ---------------------------------------------------------------------------
     def _context(self, page) -> tuple[Context, str]:
         uri = page.file.src_uri
-        stash = self.stashes[uri] = RawStash("lbraw" + str(len(self.stashes)))
+        stash = self.stashes[uri] = RawStash(f"lbraw{secrets.token_hex(12)}{len(self.stashes)}")
         abs_path = page.file.abs_src_path
         shown = posixpath.join("docs", uri)
         if abs_path:
@@ -200,6 +207,11 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             raise PluginError(f"llmbench: {exc}") from None
 
     def on_page_content(self, html: str, *, page, config, files) -> str:
+        # The theme prints a page's title unescaped (meta.title) or through `striptags`, which
+        # turns &lt; back into <: give it the heading's text escaped, as meta.title.
+        heading = getattr(page, "_title_from_render", None)
+        if heading and "title" not in page.meta and not page.is_homepage:
+            page.meta["title"] = nav_title(heading)
         stash = self.stashes.pop(page.file.src_uri, None)
         return stash.restore(html) if stash else html
 

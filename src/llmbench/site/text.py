@@ -18,21 +18,47 @@ _MD_SPECIAL = {
     "`": "\\`", "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "{": "\\{", "}": "\\}", "\\": "\\\\",
 }
 _MD_SPECIAL_RE = re.compile("[" + re.escape("".join(_MD_SPECIAL)) + "]")
-_LINE_START = re.compile(r"^([#+\-]|\d+\.)")
+# At the start of a line: headings, lists, admonitions (!!!), definitions (:), setext (===).
+_LINE_START = re.compile(r"^([#+\-!:=]|\d+\.)")
+# Control characters: Python-Markdown marks its stashed raw HTML with \x02...\x03; text that
+# imitated such a placeholder would have markdown put our stashed HTML where it chose.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# In HTML that markdown will still parse (a raw tag inside a table cell), every ASCII
+# character except letters, digits and space becomes a numeric entity: markdown sees no
+# |, {, [, *, ... (no cell split, no attribute list, no link), the browser shows the text.
+_ATTR_UNSAFE = re.compile(r"[^A-Za-z0-9 \u0080-\U0010ffff]")
+
+
+def plain(text: object) -> str:
+    """Untrusted text without control characters (tabs and newlines kept)."""
+    return _CONTROL.sub("\ufffd", str(text))
 
 
 def esc(text: object, limit: int | None = 240) -> str:
     """One line of untrusted text, safe inside markdown (table cells included) and HTML."""
-    s = " ".join(str(text).split())
+    s = " ".join(plain(text).split())
     if limit is not None and len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
     s = _MD_SPECIAL_RE.sub(lambda m: _MD_SPECIAL[m.group(0)], s)
-    return _LINE_START.sub(lambda m: "\\" + m.group(0) if not m.group(0)[0].isdigit()
-                           else m.group(0)[:-1] + "\\.", s)
+    return _LINE_START.sub(_line_start, s)
+
+
+def _line_start(m: re.Match) -> str:
+    lead = m.group(0)
+    if lead[0].isdigit():
+        return lead[:-1] + "\\."
+    return f"&#{ord(lead)};" if lead in ":=" else "\\" + lead  # markdown cannot backslash-escape : or =
+
+
+def nav_title(text: object) -> str:
+    """A title for the theme's navigation, which prints it as HTML without escaping it."""
+    return html.escape(" ".join(plain(text).split()), quote=True)
 
 
 def esc_html(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Untrusted text for HTML text or a quoted attribute value, inert as markdown too: a
+    raw tag in a markdown page is still parsed as markdown around and inside it."""
+    return _ATTR_UNSAFE.sub(lambda m: f"&#{ord(m.group(0))};", plain(text))
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -65,7 +91,7 @@ def fmt_number(value: float | int | str, unit: str = "", spec: str | None = None
 
 def pre(text: str, cls: str = "lb-log") -> str:
     """Untrusted text as an escaped preformatted block (HTML)."""
-    return f'<pre class="{cls}"><code>{html.escape(text)}</code></pre>'
+    return f'<pre class="{cls}"><code>{html.escape(plain(text))}</code></pre>'
 
 
 def highlight(source: str, filename: str) -> str:
@@ -85,7 +111,7 @@ def highlight(source: str, filename: str) -> str:
             lexer = get_lexer_for_filename(filename, source)
     except ClassNotFound:
         lexer = TextLexer()
-    return pyg_highlight(source, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
+    return pyg_highlight(plain(source), lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
 
 
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -128,12 +154,10 @@ def sanitised_markdown(text: str) -> str:
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
     md.treeprocessors.register(Sanitise(md), "llmbench_sanitise", 0)  # after inline patterns
-    return md.convert(text)
+    return md.convert(plain(text))
 
 
 def code(text: str) -> str:
-    """Inline code for any text: HTML-escaped, never markdown-escaped (a code span shows
-    backslashes literally)."""
-    import html
-
-    return f"<code>{html.escape(str(text))}</code>"
+    """Inline code for any text: entity-escaped, never backslash-escaped (a code span shows
+    backslashes literally); markdown parses the inside of a raw <code> tag, so esc_html."""
+    return f"<code>{esc_html(text)}</code>"

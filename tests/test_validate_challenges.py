@@ -1,5 +1,7 @@
 """Every bundled challenge's suite is validated: the reference avoids every trap it can
-check here, and every checkable mutant falls into its own trap (`llmbench validate`)."""
+check here, every checkable mutant falls into its own trap and every cheat control fails the
+suite (`llmbench validate`)."""
+import re
 import shutil
 
 import pytest
@@ -30,4 +32,10 @@ def test_every_suite_catches_every_mutant(validated, monkeypatch, capsys):
     assert sorted(lines) == CHALLENGES, out
     for cid, line in lines.items():
         assert "reference ok" in line and "missed" not in line and "no mutant" not in line, line
+        caught, checked = map(int, re.search(r"cheats caught (\d+)/(\d+)", line).groups())
+        assert caught == checked and "PASSED the suite" not in line, line
+        declared = len(load_challenges(REPO / "challenges")[cid].cheat_names)
+        assert declared >= 4, f"{cid}: only {declared} cheat controls"
+        if "no CUDA device" not in line:
+            assert checked == declared, line
     assert code == 0, out

@@ -56,6 +56,8 @@ class Challenge:
     limits: dict = field(default_factory=dict)
     # metric -> other names a solution's own files may use for it (see llmbench.reported)
     reported_aliases: dict = field(default_factory=dict)
+    # generic cheat controls applied to the reference (llmbench.cheats); [cheats] generic = [...]
+    generic_cheats: tuple[str, ...] = ()
 
     @property
     def prompt_path(self) -> Path:
@@ -95,6 +97,20 @@ class Challenge:
         if not self.mutants_dir.is_dir():
             return {}
         return {p.stem: p for p in sorted(self.mutants_dir.glob("*.patch"))}
+
+    @property
+    def cheats_dir(self) -> Path:
+        return self.path / "cheats"
+
+    def cheat_patches(self) -> dict[str, Path]:
+        """Specific cheats: cheats/<name>.patch, the reference taking a forbidden shortcut."""
+        if not self.cheats_dir.is_dir():
+            return {}
+        return {p.stem: p for p in sorted(self.cheats_dir.glob("*.patch"))}
+
+    @property
+    def cheat_names(self) -> list[str]:
+        return [*self.generic_cheats, *(n for n in self.cheat_patches() if n not in self.generic_cheats)]
 
 
 def _need(data: dict, key: str, path: Path, kind=str):
@@ -169,7 +185,16 @@ def load_challenge(folder: Path) -> Challenge:
     if not isinstance(reported, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in reported.values()):
         raise ContentError(path, "[reported] must map a metric name to a list of names solutions use for it")
+    from .cheats import GENERIC
+
+    cheats = data.get("cheats", {})
+    if not isinstance(cheats, dict) or set(cheats) - {"generic"}:
+        raise ContentError(path, "[cheats] takes one key, generic = [names of generic cheats]")
+    generic = cheats.get("generic", [])
+    if not isinstance(generic, list) or any(g not in GENERIC for g in generic):
+        raise ContentError(path, f"[cheats] generic must list names from: {', '.join(GENERIC)}")
     return Challenge(
+        generic_cheats=tuple(generic),
         reported_aliases={k: tuple(v) for k, v in reported.items()},
         id=cid,
         path=folder,

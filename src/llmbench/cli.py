@@ -69,11 +69,11 @@ def cmd_run(args) -> int:
         table = Table(title="Summary")
         for col in ("run", "status", "own tests", "conformance", "traps avoided", "time"):
             table.add_column(col)
-        for r in sorted(results, key=lambda r: (r.challenge, r.model, r.mutant_trap or "")):
+        for r in sorted(results, key=lambda r: (r.challenge, r.model, r.run_kind, r.mutant_trap or r.cheat or "")):
             own = r.phases.get("own_tests")
             conf = r.phases.get("conformance")
             label = f"{r.model}/{r.challenge}" if r.run_kind == "solution" else \
-                f"{r.challenge}:{'reference' if r.run_kind == 'reference' else 'mutant ' + str(r.mutant_trap)}"
+                f"{r.challenge}:{'reference' if r.run_kind == 'reference' else r.run_kind + ' ' + str(r.mutant_trap or r.cheat)}"
             table.add_row(label, f"[{VERDICT_STYLE.get(r.status, 'white')}]{r.status}[/]",
                           _phase_cell(own), _phase_cell(conf),
                           f"{sum(1 for t in r.traps.values() if t.status == 'avoided')}/{len(r.traps)}",

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cheats
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .kinds import PHASES
@@ -48,10 +49,12 @@ class Job:
     def label(self) -> str:
         if self.run_kind == "solution":
             return f"{self.model}/{self.challenge.id}"
-        return f"{self.challenge.id}:{'reference' if self.run_kind == 'reference' else 'mutant ' + self.trap}"
+        return f"{self.challenge.id}:{'reference' if self.run_kind == 'reference' else self.run_kind + ' ' + self.trap}"
 
     @property
     def patch(self) -> Path | None:
+        if self.run_kind == "cheat":
+            return self.challenge.cheat_patches().get(self.trap)  # None: a generic cheat
         return self.challenge.mutants_dir / f"{self.trap}.patch" if self.run_kind == "mutant" else None
 
 
@@ -94,10 +97,14 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
                     if trap not in c.trap_ids:
                         raise ContentError(_patch, f"mutant for unknown trap '{trap}'; traps: {', '.join(c.trap_ids)}")
                     plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="mutant", trap=trap))
+                for name in c.cheat_names:
+                    plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="cheat", trap=name))
     for job in plan.jobs:
         env = environment_facts(sandbox_iso, job.challenge.kind)
-        job.key = result_key(job.source, job.adapter.path, job.challenge.path, env,
-                             extra=f"{job.run_kind}:{job.trap or ''}")
+        extra = f"{job.run_kind}:{job.trap or ''}"
+        if job.run_kind == "cheat" and job.patch is None:
+            extra += f":{cheats.wrappers_hash()}"
+        job.key = result_key(job.source, job.adapter.path, job.challenge.path, env, extra=extra)
         if not force:
             old = store.read(store.path_for(job.model, job.challenge.id, job.run_kind, job.trap))
             job.cached = old is not None and old.key == job.key
@@ -128,10 +135,12 @@ def run_lock(project: Project, wait: bool = True, on_wait=None):
 
 # ------------------------------------------------------------------------------ executing
 def materialise_mutant(job: Job) -> Path:
-    """A temporary copy of the reference with the mutant's patch applied."""
-    tmp = Path(tempfile.mkdtemp(prefix="llmbench-mutant-"))
+    """A temporary copy of the reference with the mutant's (or specific cheat's) patch applied."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"llmbench-{job.run_kind}-"))
     dest = tmp / "reference"
     shutil.copytree(job.source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    if job.patch is None:
+        return dest
     proc = subprocess.run(["git", "apply", "-p1", "--whitespace=nowarn", str(job.patch)], cwd=dest,
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -185,6 +194,20 @@ def file_infos(folder: Path) -> tuple[list[FileInfo], int]:
     return infos, loc
 
 
+def materialise_generic_cheat(job: Job, copy: Path) -> Adapter:
+    """An adapter next to the reference's copy whose adapter.py wraps every entry point with the cheat."""
+    c = job.challenge
+    modules = cheats.entry_modules(copy, [e.name for e in c.entry_points])
+    missing = [e.name for e in c.entry_points if e.name not in modules]
+    if missing:
+        raise ContentError(c.reference_dir, f"generic cheats need the reference to define {', '.join(missing)} "
+                                            "at the top level of one of its modules")
+    folder = copy.parent / "cheat_adapter"
+    folder.mkdir()
+    (folder / "adapter.py").write_text(cheats.generic_adapter_source(job.trap, modules))
+    return Adapter(folder, notes=f"generic cheat {job.trap}")
+
+
 def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
     start = time.monotonic()
     c = job.challenge
@@ -201,8 +224,11 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
     source = job.source
     tmp_mutant = None
     try:
-        if job.run_kind == "mutant":
+        adapter = job.adapter
+        if job.run_kind in ("mutant", "cheat"):
             tmp_mutant = source = materialise_mutant(job)
+            if job.run_kind == "cheat" and job.patch is None:
+                adapter = materialise_generic_cheat(job, source)
         for phase in PHASES[c.kind]:
             if STOPPING.is_set():  # interrupted: this result is never stored
                 break
@@ -226,8 +252,10 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                 phases[phase] = PhaseResult(name="conformance", status="not_run", reason=why)
                 traps = {t.id: TrapVerdict(status="not_run", reason=why) for t in c.traps}
             elif phase == "conformance":
-                phases[phase], traps, metrics = run_conformance(c, source, job.adapter, sandbox.mode,
-                                                                only_trap=job.trap, limits=limits)
+                # A cheat runs the whole suite and stops at its first failing test (caught).
+                phases[phase], traps, metrics = run_conformance(
+                    c, source, adapter, sandbox.mode, only_trap=job.trap if job.run_kind == "mutant" else None,
+                    limits=limits, maxfail=1 if job.run_kind == "cheat" else None)
         status, reason = overall_status(phases, traps)
         if job.adapter.no_adapter and job.run_kind == "solution" and status == "ok":
             status, reason = "not_runnable", f"no adapter: {job.adapter.no_adapter}"  # our gap, never the solution's
@@ -242,7 +270,9 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
             shutil.rmtree(tmp_mutant.parent, ignore_errors=True)
     adapter = AdapterInfo(kind=job.adapter.kind, mapping=job.adapter.mapping, harness=job.adapter.harness,
                           notes=job.adapter.notes, no_adapter=job.adapter.no_adapter)
-    return Result(model=job.model, challenge=c.id, run_kind=job.run_kind, mutant_trap=job.trap, status=status,
+    return Result(model=job.model, challenge=c.id, run_kind=job.run_kind,
+                  mutant_trap=job.trap if job.run_kind == "mutant" else None,
+                  cheat=job.trap if job.run_kind == "cheat" else None, status=status,
                   reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
                   provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,
                   duration_s=round(time.monotonic() - start, 3))

@@ -15,7 +15,7 @@ Outcome = Literal["passed", "failed", "error", "timeout", "skipped", "not_run"]
 Status = Literal["ok", "failed", "timeout", "not_runnable", "harness_error"]
 PhaseStatus = Literal["ok", "failed", "timeout", "not_runnable", "not_run", "harness_error"]
 TrapStatus = Literal["avoided", "fell_in", "not_run"]
-RunKind = Literal["solution", "reference", "mutant"]
+RunKind = Literal["solution", "reference", "mutant", "cheat"]
 
 
 class TestRecord(BaseModel):
@@ -27,6 +27,8 @@ class TestRecord(BaseModel):
     asserts: int | None = None  # own tests only: assertion statements/calls found by AST
     metrics: dict[str, float] = Field(default_factory=dict)
     inputs: str = ""  # how to reproduce (seeds, shapes), filled by conformance tests
+    # conformance: what the test compared (llmbench.conformance.scale): comparisons, min_scale_ratio, ...
+    scale: dict[str, float] = Field(default_factory=dict)
 
 
 class PhaseResult(BaseModel):
@@ -99,6 +101,7 @@ class Result(BaseModel):
     challenge: str
     run_kind: RunKind = "solution"
     mutant_trap: str | None = None
+    cheat: str | None = None  # run_kind "cheat": the cheat control's name (llmbench.cheats)
     status: Status
     reason: str = ""
     phases: dict[str, PhaseResult] = Field(default_factory=dict)

@@ -49,11 +49,12 @@ class ResultStore:
     def path_for(self, model: str, challenge: str, run_kind: str = "solution", trap: str | None = None) -> Path:
         if run_kind == "solution":
             return self.dir / model / f"{challenge}.json"
-        name = "reference" if run_kind == "reference" else f"mutant-{trap}"
+        name = {"reference": "reference", "cheat": f"cheat-{trap}"}.get(run_kind, f"mutant-{trap}")
         return self.dir / CONTROLS / challenge / f"{name}.json"
 
     def write(self, result: Result) -> Path:
-        path = self.path_for(result.model, result.challenge, result.run_kind, result.mutant_trap)
+        path = self.path_for(result.model, result.challenge, result.run_kind,
+                             result.cheat if result.run_kind == "cheat" else result.mutant_trap)
         write_atomic(path, result_json(result) + "\n")
         return path
 
@@ -81,7 +82,7 @@ class ResultStore:
         return out
 
     def controls(self) -> dict[str, dict[str, Result]]:
-        """challenge -> {"reference": Result, "mutant-<trap>": Result}."""
+        """challenge -> {"reference": Result, "mutant-<trap>": Result, "cheat-<name>": Result}."""
         out: dict[str, dict[str, Result]] = {}
         for path in sorted((self.dir / CONTROLS).glob("*/*.json")):
             result = self.read(path)

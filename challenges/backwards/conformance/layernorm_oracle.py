@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmbench.conformance.scale import note_comparison
+
 
 def forward(x, gamma, beta, eps):
     """Two-pass LayerNorm over the last axis, float64."""
@@ -50,5 +52,6 @@ def finite_differences(x, gamma, beta, eps, dy, h=1e-6):
 
 def rel_error(got, want):
     got = np.asarray(got, dtype=np.float64)
+    note_comparison(want)  # scale sanity (llmbench validate): relative bounds are scale-free
     scale = max(float(np.max(np.abs(want))), 1e-12)
     return float(np.max(np.abs(got - want))) / scale

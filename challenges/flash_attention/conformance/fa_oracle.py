@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmbench.conformance.scale import note_comparison
+
 
 def visible(n: int, causal: bool, key_padding_mask=None, batch: int = 1) -> np.ndarray:
     """(B, 1, N, N) bool: query i may attend to key j. Fine for the small N of naive checks."""
@@ -52,6 +54,7 @@ def relative_error(got, want) -> float:
     want = np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         raise AssertionError(f"output shape {got.shape}, expected {want.shape}")
+    note_comparison(want)  # scale sanity (llmbench validate): relative bounds are scale-free
     keep = np.isfinite(want)
     if not np.all(np.isfinite(got[keep])):
         return float("inf")

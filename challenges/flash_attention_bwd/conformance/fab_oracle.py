@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmbench.conformance.scale import note_comparison
+
 
 def _scores(Q, K, causal: bool):
     N, D = Q.shape[-2], Q.shape[-1]
@@ -75,6 +77,7 @@ def fd_gradient(Q, K, V, dO, causal, wrt: str, positions, h=1e-5, chunk=256) -> 
 def relative_error(got, want) -> float:
     """max |got - want| / max |want|; inf when got has non-finite entries."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    note_comparison(want)  # scale sanity (llmbench validate): relative bounds are scale-free
     if got.shape != want.shape:
         raise AssertionError(f"shape {got.shape}, expected {want.shape}")
     if not np.all(np.isfinite(got)):

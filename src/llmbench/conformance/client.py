@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import wire
+from . import scale
 from ..sandbox import Limits, Sandbox, TailBuffer, describe_exit, drain, make_copy, remove_copy
 
 STARTUP_TIMEOUT_S = 60.0
@@ -268,6 +269,7 @@ class SolutionProxy:
         blobs: list[bytes] = []
         header = dict(header, measure_memory=measure_memory,
                       args=wire.encode(list(args), blobs), kwargs=wire.encode(dict(kwargs), blobs))
+        scale.note_inputs(blobs, (header.get("entry", header.get("name")), header["args"], header["kwargs"]))
         value, stats = self._request(header, blobs, timeout, handle)
         return CallResult(value, float(stats.get("seconds", 0.0)), stats.get("peak_bytes"),
                           stats.get("largest_step_bytes"), stats.get("rss_delta_bytes"), int(stats.get("output_bytes", 0)))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from . import scale
 from ..challenge import load_challenge
 from ..errors import ContentError
 from .client import (CallTimeout, EntryPointMissing, MissingDependency, SolutionError, SolutionProxy,
@@ -54,6 +55,32 @@ def pytest_configure(config):
     _STATE["records"] = {}
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))  # tests import trusted helpers: `from support import ...`
+    _note_assert_allclose()
+
+
+def _note_assert_allclose() -> None:
+    """numpy.testing.assert_allclose in a suite notes its comparison for the scale checks."""
+    import numpy.testing
+
+    original = numpy.testing.assert_allclose
+    if getattr(original, "_llmbench_noted", False):
+        return
+
+    def assert_allclose(actual, desired, rtol=1e-7, atol=0, *args, **kwargs):
+        scale.note_comparison(desired, atol=atol, rtol=rtol)
+        return original(actual, desired, rtol, atol, *args, **kwargs)
+
+    assert_allclose._llmbench_noted = True
+    numpy.testing.assert_allclose = assert_allclose
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    scale.begin_test()
+    try:
+        yield
+    finally:
+        item.user_properties.append(("llmbench_scale", scale.end_test()))
 
 
 def _trap_of(item) -> str | None:
@@ -158,6 +185,8 @@ def _record(item, report, call) -> None:
             rec["metrics"][value[0]] = value[1]
         elif key == "llmbench_inputs":
             rec["inputs"] = value
+        elif key == "llmbench_scale":
+            rec["scale"] = value
     exc = call.excinfo.value if call.excinfo is not None else None
     if report.passed:
         rec["outcome"] = "passed"

@@ -73,7 +73,8 @@ def check_trap_marks(challenge: Challenge) -> None:
 
 
 def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
-                        only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False) -> list[str]:
+                        only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False,
+                        maxfail: int | None = None) -> list[str]:
     argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
             "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
             "--llmbench-solution", str(solution), "--llmbench-out", str(out), "--llmbench-isolation", isolation,
@@ -86,18 +87,21 @@ def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, 
         argv += ["--llmbench-only-trap", only_trap]
     if k_expr:
         argv += ["-k", k_expr]
+    if maxfail:
+        argv += [f"--maxfail={maxfail}"]
     return argv
 
 
 def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isolation: str,
-                    only_trap: str | None = None, timeout_s: float | None = None, limits: dict | None = None):
+                    only_trap: str | None = None, timeout_s: float | None = None, limits: dict | None = None,
+                    maxfail: int | None = None):
     """-> (PhaseResult, traps, metrics)."""
     start = time.monotonic()
     limits = limits or challenge.limits
     timeout_s = timeout_s or float(limits["conformance_timeout_s"])
     with tempfile.TemporaryDirectory(prefix="llmbench-conf-") as tmp:
         out = Path(tmp) / "records.json"
-        argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap)
+        argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap, maxfail=maxfail)
         argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
                  "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,

@@ -400,9 +400,48 @@ def r_controls(d: Directive, ctx: Context) -> str:
                 why = f"{v.status}" + (f": {v.reason}" if v.reason else "") if v else "no verdict"
                 rows.append([name, expected, mark(ctx, "bad", "not caught: " + esc(why, 140))])
     caught = sum(1 for r in rows if "caught: falls" in r[2])
+    cheats_caught, cheats_checked = _cheat_rows(ctx, spec, runs, rows)
     caption = (f"Suite validation: the reference must avoid every trap and each mutant (the reference with "
-               f"exactly one trap's bug) must fall into its own trap. {caught} of {len(spec.traps)} mutants caught.")
+               f"exactly one trap's bug) must fall into its own trap. {caught} of {len(spec.traps)} mutants caught. "
+               f"Each cheat (an answer given without doing the work) must fail the suite: "
+               f"cheats caught {cheats_caught}/{cheats_checked}"
+               + (f" ({len(spec.cheat_names) - cheats_checked} not run here)"
+                  if cheats_checked < len(spec.cheat_names) else "") + ".")
     return "\n\n".join([caption, table(["Run", "Expected", "Outcome"], rows), downloads_line(ctx)])
+
+
+def _cheat_rows(ctx: Context, spec, runs: dict, rows: list) -> tuple[int, int]:
+    """One row per cheat control; -> (caught, checked)."""
+    from ..cheats import GENERIC
+    from ..validate import cheat_verdict
+
+    caught = checked = 0
+    patches = spec.cheat_patches()
+    for name in spec.cheat_names:
+        label = f"cheat `{name}`"
+        if name in patches:
+            first = patches[name].read_text(encoding="utf-8", errors="replace").split("\n--- ", 1)[0].strip()
+            expected = esc(first if not first.startswith("--- ") else "the reference taking a forbidden shortcut", 200)
+        else:
+            expected = esc(GENERIC.get(name, name), 200)
+        run = runs.get(f"cheat-{name}")
+        if run is None:
+            rows.append([label, expected, mark(ctx, "none", f"not run (run llmbench validate {esc(spec.id)})")])
+            continue
+        if ctx.data.stale_reason(run):
+            rows.append([label, expected, mark(ctx, "warn", esc(ctx.data.stale_reason(run), 160))])
+            continue
+        verdict, why = cheat_verdict(run)
+        if verdict == "caught":
+            caught += 1
+            checked += 1
+            rows.append([label, expected, mark(ctx, "ok", "caught: fails " + esc(why, 120))])
+        elif verdict == "missed":
+            checked += 1
+            rows.append([label, expected, mark(ctx, "bad", "NOT caught: " + esc(why, 120) + " (a suite bug)")])
+        else:
+            rows.append([label, expected, mark(ctx, "none", "not run: " + esc(why, 140))])
+    return caught, checked
 
 
 def r_provenance(d: Directive, ctx: Context) -> str:
@@ -501,7 +540,7 @@ DIRECTIVES: dict[str, Spec] = {
     "tests": Spec(r_tests, {"model": "model", "challenge": "challenge", "phase": "all|own_tests|conformance"},
                   ("model", "challenge"), help="every test of one solution with outcome, trap and message"),
     "controls": Spec(r_controls, {"challenge": "challenge"}, ("challenge",),
-                     help="suite validation: the reference and each trap's mutant"),
+                     help="suite validation: the reference, each trap's mutant and the cheat controls"),
     "provenance": Spec(r_provenance, {"model": "model", "challenge": "challenge"},
                        help="when, where and with what the results were produced"),
     "study": Spec(r_study, {}, help="the published study's facts: source, commit, judge, models, challenges"),

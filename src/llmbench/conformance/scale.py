@@ -1,0 +1,101 @@
+"""Scale sanity: what each conformance test compared, seen from the trusted process.
+
+A comparison proves little when the expected values sit below its tolerance (all zeros
+pass) or when the expected output does not depend on the inputs the solution was given
+(a constant answer passes). Tests report each comparison with `note_comparison` (the
+suites' error helpers and `numpy.testing.assert_allclose` do it for them); the proxy
+notes a digest of every call's arguments. The plugin folds both into one summary per test
+(`TestRecord.scale`), and `llmbench validate` checks the reference run's summaries.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+# A test's reference output must be at least this many times its absolute tolerance.
+MIN_SCALE_RATIO = 100.0
+
+_CURRENT: dict | None = None  # the running test's notes (set by the plugin around each test)
+
+
+def begin_test() -> None:
+    global _CURRENT
+    _CURRENT = {"comparisons": [], "inputs": set()}
+
+
+def end_test() -> dict:
+    """Summary of the test that just ran: {} when it compared nothing through us."""
+    global _CURRENT
+    notes, _CURRENT = _CURRENT, None
+    if not notes or not notes["comparisons"]:
+        return {}
+    comps = notes["comparisons"]
+    ratios = [c["ratio"] for c in comps if c["ratio"] is not None]
+    out = {
+        "comparisons": float(len(comps)),
+        "distinct_expected": float(len({c["digest"] for c in comps})),
+        "distinct_inputs": float(len(notes["inputs"])),
+    }
+    if ratios:  # the test's sharpest comparison: one clearly-scaled check is enough
+        out["max_scale_ratio"] = max(ratios)
+    return out
+
+
+def _digest(value) -> str:
+    h = hashlib.sha256()
+    try:
+        arr = np.ascontiguousarray(np.asarray(value, dtype=float))
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    except (TypeError, ValueError):
+        h.update(repr(value).encode("utf-8", "replace"))
+    return h.hexdigest()[:16]
+
+
+def note_inputs(blobs: list[bytes], header_args) -> None:
+    """Called by the proxy for every call it sends: the arguments' digest."""
+    if _CURRENT is None:
+        return
+    h = hashlib.sha256(repr(header_args).encode("utf-8", "replace"))
+    for b in blobs:
+        h.update(b)
+    _CURRENT["inputs"].add(h.hexdigest()[:16])
+
+
+def note_comparison(expected, *, atol: float = 0.0, rtol: float = 0.0) -> None:
+    """Record one comparison of a solution's output against `expected`.
+
+    atol: the absolute tolerance used; rtol: a relative tolerance (a relative-error bound of
+    r against max |expected| is an absolute tolerance of r * max |expected|).
+    """
+    if _CURRENT is None:
+        return
+    try:
+        scale = float(np.max(np.abs(np.asarray(expected, dtype=float)))) if np.size(expected) else 0.0
+    except (TypeError, ValueError):
+        scale = math.nan
+    ratio = None
+    effective = max(float(atol), 0.0)
+    if scale == 0.0:
+        ratio = 0.0  # an all-zero expected output: a zeros answer passes
+    elif rtol and not atol:
+        ratio = 1.0 / float(rtol)  # scale-free: the check is only as sharp as the relative bound
+    elif effective > 0 and math.isfinite(scale):
+        ratio = scale / effective
+    _CURRENT["comparisons"].append({"ratio": ratio, "digest": _digest(expected)})
+
+
+def problems(name: str, summary: dict) -> list[str]:
+    """What is wrong with one reference test's comparisons (empty: fine or not judged)."""
+    out = []
+    if not summary:
+        return out
+    ratio = summary.get("max_scale_ratio", math.inf)
+    if ratio < MIN_SCALE_RATIO:
+        out.append(f"{name}: max |expected| is only {ratio:.3g} x its tolerance (needs {MIN_SCALE_RATIO:g} x)")
+    if summary.get("comparisons", 0) > 1 and summary.get("distinct_inputs", 0) > 1 \
+            and summary.get("distinct_expected", 0) == 1:
+        out.append(f"{name}: the expected output is the same for all {int(summary['distinct_inputs'])} inputs")
+    return out

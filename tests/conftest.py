@@ -50,6 +50,7 @@ DEMO_TESTS = """
 import numpy as np
 import pytest
 
+@pytest.mark.prompt("Write add(a, b): arrays")
 @pytest.mark.smoke
 def test_arrays(solution, record_metric, inputs):
     inputs("a=arange(3) b=2")
@@ -58,6 +59,7 @@ def test_arrays(solution, record_metric, inputs):
     assert isinstance(out, np.ndarray) and out.tolist() == [2.0, 3.0, 4.0]
 
 @pytest.mark.trap("wrong_sign")
+@pytest.mark.prompt("Write add(a, b): signs")
 def test_sign(solution):
     assert solution.add(1, -1) == 0
     assert solution.add(2, 5) == 7

@@ -104,7 +104,8 @@ def _conformance_failures(result: Result) -> list[str]:
     phase = _phase(result, "conformance")
     if phase is None:
         return []
-    return [t.name for t in phase.tests if t.outcome in ("failed", "error", "timeout") and not t.trap]
+    return [t.name for t in phase.tests
+            if t.outcome in ("failed", "error", "timeout") and not t.trap and t.decides]
 
 
 def _fell_in(result: Result) -> list[str]:
@@ -121,7 +122,7 @@ def _everything_passes(result: Result) -> bool:
     conformance = _phase(result, "conformance")
     if conformance is None or conformance.status != "ok":
         return False
-    if any(t.outcome in ("failed", "error", "timeout") for t in conformance.tests):
+    if any(t.outcome in ("failed", "error", "timeout") and t.decides for t in conformance.tests):
         return False
     if _fell_in(result):
         return False
@@ -256,7 +257,8 @@ def _solution_pass_rate(result: Result) -> float | None:
     counts = dict(phase.counts) if phase is not None else {}
     if phase is not None and not counts and phase.tests:
         for t in phase.tests:
-            counts[t.outcome] = counts.get(t.outcome, 0) + 1
+            if t.decides:
+                counts[t.outcome] = counts.get(t.outcome, 0) + 1
     ran = sum(counts.get(k, 0) for k in ("passed", "failed", "error", "timeout"))
     if ran:
         return counts.get("passed", 0) / ran

@@ -16,6 +16,9 @@ Status = Literal["ok", "failed", "timeout", "not_runnable", "harness_error"]
 PhaseStatus = Literal["ok", "failed", "timeout", "not_runnable", "not_run", "harness_error"]
 TrapStatus = Literal["avoided", "fell_in", "not_run"]
 RunKind = Literal["solution", "reference", "mutant", "cheat"]
+# Conformance tests: "prompt" checks a rule the study's prompt states (or one that follows
+# necessarily from it); "beyond" is stricter than the prompt and never decides a verdict.
+Tier = Literal["prompt", "beyond"]
 
 
 class TestRecord(BaseModel):
@@ -29,13 +32,21 @@ class TestRecord(BaseModel):
     inputs: str = ""  # how to reproduce (seeds, shapes), filled by conformance tests
     # conformance: what the test compared (llmbench.conformance.scale): comparisons, min_scale_ratio, ...
     scale: dict[str, float] = Field(default_factory=dict)
+    tier: Tier | None = None  # conformance tests only; None in results written before tiers existed
+    tier_note: str = ""  # prompt: the section of the study's prompt it checks; beyond: why it goes further
+
+    @property
+    def decides(self) -> bool:
+        """Whether this record may decide traps, status and flags: every test but a "beyond" one."""
+        return self.tier != "beyond"
 
 
 class PhaseResult(BaseModel):
     name: str  # own_tests | conformance | compile | gpu | training
     status: PhaseStatus
     reason: str = ""
-    counts: dict[str, int] = Field(default_factory=dict)  # outcome -> count, plus "asserts"
+    counts: dict[str, int] = Field(default_factory=dict)  # outcome -> count, plus "asserts"; prompt tier only
+    beyond_counts: dict[str, int] = Field(default_factory=dict)  # conformance: outcome -> count of "beyond" tests
     tests: list[TestRecord] = Field(default_factory=list)
     duration_s: float = 0.0
     log_tail: str = ""

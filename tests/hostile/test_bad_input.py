@@ -110,7 +110,7 @@ def test_unknown_trap_marked_in_the_suite_fails_before_running(project, capsys):
     suite = project.challenges_dir / "demo" / "conformance" / "test_demo.py"
     suite.write_text(suite.read_text().replace('trap("wrong_sign")', 'trap("wrong_sing")'))
     assert run() == 2
-    assert_one_clear_error(capsys, "conformance/test_demo.py:11", "marks unknown trap 'wrong_sing'",
+    assert_one_clear_error(capsys, "conformance/test_demo.py:12", "marks unknown trap 'wrong_sing'",
                            "traps in challenge.toml: wrong_sign")
     assert not project.results_dir.exists()
 

@@ -44,6 +44,7 @@ def assert_close(name, got, want, tol):
     return err
 
 
+@pytest.mark.prompt("Constraints: the forward formula")
 @pytest.mark.smoke
 def test_forward_matches_two_pass(solution, inputs):
     inputs("seed=0 x~N(0,1) shape=(2,3,8) eps=1e-5")
@@ -52,6 +53,7 @@ def test_forward_matches_two_pass(solution, inputs):
     assert_close("y", np.asarray(y, dtype=np.float64), oracle.forward(x, gamma, beta, eps), 1e-10)
 
 
+@pytest.mark.prompt("Requirement 1: gradients w.r.t. x, gamma, beta")
 @pytest.mark.smoke
 def test_backward_runs_on_returned_cache(solution, inputs):
     inputs("seed=1 shape=(2,3,8) eps=1e-5")
@@ -60,6 +62,7 @@ def test_backward_runs_on_returned_cache(solution, inputs):
     assert dx.shape == x.shape and np.all(np.isfinite(dx))
 
 
+@pytest.mark.prompt("Constraints: the forward formula (eps inside the square root)")
 def test_forward_honours_eps(solution, inputs):
     # Rows with std 0.01 (var 1e-4): eps of 1e-4 .. 1 changes y by factors, not rounding.
     for eps in (1e-4, 1e-2, 1.0):
@@ -69,6 +72,7 @@ def test_forward_honours_eps(solution, inputs):
         assert_close(f"y (eps={eps})", np.asarray(y, dtype=np.float64), oracle.forward(x, gamma, beta, eps), 1e-9)
 
 
+@pytest.mark.beyond("reusing one cache for several backward calls is our API; the study gave none")
 def test_cache_reusable_and_backward_linear(solution, inputs):
     # Two backward calls on one cache must not disturb each other: the gradient is linear in dy.
     inputs("seed=3 shape=(2,4,5) eps=1e-5, dy1, dy2 and dy1+dy2 on one cache")
@@ -84,6 +88,7 @@ def test_cache_reusable_and_backward_linear(solution, inputs):
 
 # --- variance_cancellation -------------------------------------------------------------
 
+@pytest.mark.prompt("title and Requirement 3: a numerically stable backward")
 @pytest.mark.trap("variance_cancellation")
 @pytest.mark.parametrize("offset", [1e8, 1e9, 1e10])
 def test_large_mean_offset(solution, record_metric, inputs, offset):
@@ -109,6 +114,7 @@ def test_large_mean_offset(solution, record_metric, inputs, offset):
 
 # --- dx_missing_term --------------------------------------------------------------------
 
+@pytest.mark.prompt("Requirement 1: gradient w.r.t. x")
 @pytest.mark.trap("dx_missing_term")
 @pytest.mark.parametrize("seed,shape", [(5, (2, 3, 7)), (6, (1, 4, 16))])
 def test_dx_matches_finite_differences(solution, record_metric, inputs, seed, shape):
@@ -128,6 +134,7 @@ def test_dx_matches_finite_differences(solution, record_metric, inputs, seed, sh
 
 # --- reduction_axes ---------------------------------------------------------------------
 
+@pytest.mark.prompt("Requirement 1: gradients w.r.t. gamma, beta of shape (D,) for x of shape (B, T, D)")
 @pytest.mark.trap("reduction_axes")
 @pytest.mark.parametrize("shape", [(3, 4, 5), (2, 1, 6), (1, 5, 3)])
 def test_parameter_gradients_reduce_batch_and_time(solution, inputs, shape):
@@ -149,6 +156,7 @@ def zero_mean_upstream(rng, shape, gamma):
     return g / gamma
 
 
+@pytest.mark.prompt("Requirement 1: the gradient of the stated forward, eps included")
 @pytest.mark.trap("eps_backward")
 @pytest.mark.parametrize("scale,eps", [(1e-3, 1e-2), (1e-2, 1.0), (1e-4, 1e-5)])
 def test_backward_uses_eps(solution, inputs, scale, eps):
@@ -166,6 +174,7 @@ def test_backward_uses_eps(solution, inputs, scale, eps):
 
 # --- degenerate_rows --------------------------------------------------------------------
 
+@pytest.mark.prompt("Requirements 1 and 3: correct, stable gradients for any (B, T, D) input")
 @pytest.mark.trap("degenerate_rows")
 def test_single_feature(solution, inputs):
     # D=1: every row is its own mean, so y = beta and dx = dgamma = 0.
@@ -179,6 +188,7 @@ def test_single_feature(solution, inputs):
     assert np.max(np.abs(dgamma)) < 1e-9, f"D=1: dgamma should be 0, got {dgamma.ravel()[:6]}"
 
 
+@pytest.mark.prompt("Requirements 1 and 3: correct, stable gradients for any (B, T, D) input")
 @pytest.mark.trap("degenerate_rows")
 @pytest.mark.parametrize("eps", [1e-5, 1e-2])
 def test_constant_rows(solution, inputs, eps):
@@ -200,6 +210,7 @@ def test_constant_rows(solution, inputs, eps):
 
 # --- performance figures (no verdict) ---------------------------------------------------
 
+@pytest.mark.beyond("a timing figure; the prompt asks for a complexity analysis (Requirement 5), not a speed")
 def test_throughput(solution, record_metric, inputs):
     inputs("seed=11 shape=(8,256,768) eps=1e-5, best of 3")
     x, gamma, beta, eps, dy = problem(11, (8, 256, 768))

@@ -28,6 +28,7 @@ def search(solution, inputs, seed, prompts, k, max_new, alpha, sharpness=1.0):
     return RandomToyLM(**params), [as_plain(item) for item in got]
 
 
+@pytest.mark.prompt("Requirements 1-5 and Deliver: Test 2 (batch 2, K=3, prompt lengths 3 and 5, alpha 0.6)")
 def test_small_batch_matches_oracle(solution, inputs):
     prompts = make_prompts(0, [3, 5])
     model, got = search(solution, inputs, 0, prompts, 3, 8, 0.6)
@@ -45,6 +46,7 @@ CASES = [  # (seed, prompt lengths, K, max_new_tokens, alpha, sharpness)
 ]
 
 
+@pytest.mark.prompt("Requirements 1-6 on any batch the stated API admits")
 def test_random_cases_match_oracle(solution, inputs, record_metric):
     matched, total, failures = 0, 0, []
     for seed, lengths, k, max_new, alpha, sharp in CASES:
@@ -62,6 +64,7 @@ def test_random_cases_match_oracle(solution, inputs, record_metric):
     assert not failures, f"{len(failures)}/{total} items differ; first: {failures[0]}"
 
 
+@pytest.mark.prompt("Requirement 1 and Deliver: Test 2, per-batch independence")
 @pytest.mark.trap("cross_batch_pooling")
 def test_batch_equals_solo_runs(solution, inputs):
     # The required check: prompt lengths 3 and 5, K = 3, alpha = 0.6. Compared with the
@@ -74,6 +77,7 @@ def test_batch_equals_solo_runs(solution, inputs):
             f"item {i}: batched {describe(batch[i])} differs from solo {describe(solo)}")
 
 
+@pytest.mark.prompt("Deliver: Test 1, K=1 and alpha=0 is greedy decoding")
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_width_one_without_penalty_is_greedy(solution, inputs, seed):
     prompts = make_prompts(seed, [3, 6])
@@ -84,6 +88,7 @@ def test_width_one_without_penalty_is_greedy(solution, inputs, seed):
             f"greedy gives {tokens} ({total:.6f}), got {describe(item)}")
 
 
+@pytest.mark.prompt("Requirement 5: sorted by length-penalised score, best first")
 @pytest.mark.trap("unsorted_results")
 def test_results_sorted_best_first(solution, inputs):
     prompts = make_prompts(21, [2, 4, 6])
@@ -93,6 +98,7 @@ def test_results_sorted_best_first(solution, inputs):
         assert scores == sorted(scores, reverse=True), f"scores not best first: {scores}"
 
 
+@pytest.mark.prompt("Requirement 4: a beam finishes only by producing EOS")
 @pytest.mark.trap("eos_inconsistent")
 def test_short_beams_end_with_eos(solution, inputs):
     # A beam shorter than max_new_tokens can only have stopped at EOS, so it must end with
@@ -107,6 +113,7 @@ def test_short_beams_end_with_eos(solution, inputs):
                 assert tokens and tokens[-1] == EOS, f"beam stopped early without EOS: {tokens}"
 
 
+@pytest.mark.prompt("Requirement 5: score = accumulated_logprob / len(seq)^alpha")
 @pytest.mark.parametrize("alpha", [0.6, 1.0])
 def test_scores_are_penalised_sums(solution, inputs, alpha):
     prompts = make_prompts(41, [3, 5])
@@ -118,6 +125,7 @@ def test_scores_are_penalised_sums(solution, inputs, alpha):
                 f"score {score} of {tokens} is not summed logprob {total} / len^{alpha}")
 
 
+@pytest.mark.prompt("the minimal language model the prompt asks to simulate (vocab 1000)")
 @pytest.mark.smoke
 def test_default_model_runs(solution, inputs):
     # model=None: the solution's own toy LM (vocab 1000); only the shape of the answer is checked.

@@ -65,13 +65,18 @@ RETAIN_CASES = {
 }
 
 
+@pytest.mark.prompt("Requirement 4 and Deliver: Test 3, the EOS retention test")
 @pytest.mark.trap("finished_dropped")
 @pytest.mark.parametrize("case", list(RETAIN_CASES))
 def test_finished_beams_stay_in_pool(solution, inputs, case):
+    # Retention only: which token sequences come back (EOS stripped), never their scores or
+    # order, so an EOS-scoring or sorting bug is judged by its own tests. The trap's symptom
+    # is a finished beam missing from the answer.
     table, k, max_new, expected = RETAIN_CASES[case]
     (got,) = run(solution, inputs, [[5, 6, 7]], table, k, max_new, 0.0, expected)
-    assert same_results(stripped(by_score(got)), stripped(expected)), (
-        f"expected {describe(expected)}, got {describe(got)}")
+    returned = [strip_eos(t, EOS) for t, _ in got]
+    lost = [t for t, _ in expected if t[-1] == EOS and strip_eos(t, EOS) not in returned]
+    assert not lost, f"finished beam(s) {lost} dropped: expected {describe(expected)}, got {describe(got)}"
 
 
 # --- prompt_in_length -----------------------------------------------------------------
@@ -80,6 +85,7 @@ def test_finished_beams_stay_in_pool(solution, inputs, case):
 TWO_STEP_TABLE = {(): {A: -0.3, B: -1.5}, (A,): {C: -0.4, D: -1.6}, (B,): {E: -0.2}}
 
 
+@pytest.mark.prompt("Requirement 3: generated_length excludes the prompt")
 @pytest.mark.trap("prompt_in_length")
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
 def test_reported_score_uses_generated_length(solution, inputs, alpha):
@@ -98,15 +104,29 @@ FINISHED_LENGTHS_TABLE = {(): {A: -0.9, B: -1.0}, (A,): {EOS: -1.95}, (B,): {C: 
                           (B, C): {EOS: -2.2}}
 
 
+@pytest.mark.prompt("Requirement 3: generated_length excludes the prompt")
 @pytest.mark.trap("prompt_in_length")
 def test_finished_beams_of_different_lengths(solution, inputs):
     expected = [([B, C, EOS], -1.4), ([A, EOS], -1.425)]
     (got,) = run(solution, inputs, [list(range(30, 40))], FINISHED_LENGTHS_TABLE, 2, 4, 1.0,
                  expected)
     order = [t for t, _ in stripped(by_score(got))]
-    if [A] in order and [B, C] in order:  # a dropped beam is finished_dropped's failure
-        assert order.index([B, C]) < order.index([A]), (
-            f"B C EOS (-4.2 over 3 tokens) must outrank A EOS (-2.85 over 2); got {describe(got)}")
+    if [A] not in order or [B, C] not in order:
+        pytest.skip("a beam is missing: that is finished_dropped's symptom, judged there")
+    if order.index([B, C]) < order.index([A]):
+        return
+    # The order flipped. It is this trap only when the scores are those of a length that
+    # counts the prompt (or are right, so the ranking alone counted it); other wrong scores
+    # are an EOS or scoring bug, judged by those tests.
+    sums = {(B, C): -4.2, (A,): -2.85}
+    reported = {tuple(strip_eos(t, EOS)): sc for t, sc in got}
+    lengths = {(B, C): 3, (A,): 2}
+    with_prompt = all(abs(reported[t] - sums[t] / (10 + lengths[t])) < 1e-9 for t in sums)
+    right = all(abs(reported[t] - sums[t] / lengths[t]) < 1e-9 for t in sums)
+    if not (with_prompt or right):
+        pytest.skip(f"scores {describe(got)} match neither the generated nor the full length: a scoring "
+                    "bug, judged by the EOS and penalty tests")
+    raise AssertionError(f"B C EOS (-4.2 over 3 tokens) must outrank A EOS (-2.85 over 2); got {describe(got)}")
 
 
 # --- penalty_on_accumulated -----------------------------------------------------------
@@ -117,6 +137,7 @@ ACCUMULATE_TABLE = {(): {A: -0.5, B: -1.2}, (A,): {C: -0.5}, (B,): {D: -1.8},
                     (A, C): {E: -2.0, F: -2.1}, (B, D): {G: -0.5}}
 
 
+@pytest.mark.prompt("Requirement 3: the accumulated logprob is never modified by the penalty")
 @pytest.mark.trap("penalty_on_accumulated")
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
 def test_running_logprob_is_not_penalised(solution, inputs, alpha):
@@ -132,14 +153,21 @@ def test_running_logprob_is_not_penalised(solution, inputs, alpha):
 SORT_TABLE = {(): {A: -0.1, B: -3.0}, (A,): {C: -0.6, EOS: -0.9}}
 
 
+@pytest.mark.prompt("Requirement 5: sorted best first")
 @pytest.mark.trap("unsorted_results")
 def test_best_first_when_unfinished_beam_leads(solution, inputs):
+    # Ordering only: the answer must be sorted by its own scores. When it is, but the scores
+    # themselves are wrong (an EOS-scoring bug puts A EOS first), that is not this trap.
     expected = [([A, C], -0.7), ([A, EOS], -1.0)]
     (got,) = run(solution, inputs, [[9, 9]], SORT_TABLE, 2, 2, 0.0, expected)
-    assert [t for t, _ in stripped(got)] == [[A, C], [A]], (
-        f"expected A C first, then A EOS; got {describe(got)}")
+    scores = [sc for _, sc in got]
+    assert scores == sorted(scores, reverse=True), f"not sorted best first by its own scores: {describe(got)}"
+    if [t for t, _ in stripped(got)] != [[A, C], [A]] and not same_results(stripped(by_score(got)), stripped(expected)):
+        pytest.skip(f"sorted by its own scores, but they differ from the expected ones ({describe(got)}): "
+                    "a scoring bug, judged by the EOS and penalty tests")
 
 
+@pytest.mark.prompt("Requirements 4 and 5: an EOS beam is a finished sequence of generated tokens")
 # --- eos_inconsistent -----------------------------------------------------------------
 @pytest.mark.trap("eos_inconsistent")
 def test_eos_at_first_step_is_returned(solution, inputs):
@@ -155,6 +183,7 @@ def test_eos_at_first_step_is_returned(solution, inputs):
 EOS_LENGTH_TABLE = {(): {A: -1.0, B: -1.1}, (A,): {EOS: -1.0, D: -1.4}, (B,): {C: -1.1}}
 
 
+@pytest.mark.prompt("Requirement 5: score = accumulated_logprob / len(seq)^alpha, seq including its EOS")
 @pytest.mark.trap("eos_inconsistent")
 def test_eos_counts_toward_length(solution, inputs):
     expected = [([A, EOS], -1.0), ([B, C], -1.1)]
@@ -170,6 +199,7 @@ def test_eos_counts_toward_length(solution, inputs):
 PEAKED_TABLE = {(): {A: -0.01}, (A,): {B: -0.01}, (A, B): {C: -0.01}, (A, B, C): {D: -0.01}}
 
 
+@pytest.mark.prompt("Requirement 1: each batch item's beams are independent")
 @pytest.mark.trap("cross_batch_pooling")
 def test_items_do_not_share_a_pool(solution, inputs):
     peaked, flat = [1, 1, 1], [2, 2, 2, 2, 2]

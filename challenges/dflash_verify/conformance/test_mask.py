@@ -22,19 +22,26 @@ def check_mask(solution, prompt_len, parents):
     got = np.asarray(solution.build_tree_mask(prompt_len, parents))
     want = expected_mask(prompt_len, parents)
     assert got.shape == want.shape, f"shape {got.shape}, expected {want.shape}"
-    assert got.dtype == np.bool_, f"dtype {got.dtype}, expected bool (True = may attend)"
+    if np.issubdtype(got.dtype, np.floating):
+        # The study's prompt describes both forms (section 2): the boolean mask and its
+        # additive form, 0 where attention is allowed and -inf where it is not.
+        assert np.all((got == 0) | (got <= -1e4)), "an additive mask holds only 0 (attend) and -inf (blocked)"
+        got = got == 0
+    assert got.dtype == np.bool_, f"dtype {got.dtype}, expected bool (True = may attend) or additive 0 / -inf"
     if not np.array_equal(got, want):
         bad = np.argwhere(got != want)[:5].tolist()
         raise AssertionError(f"P={prompt_len} parents={parents}: wrong entries (row, col) {bad}; "
                              f"expected\n{want.astype(int)}\ngot\n{got.astype(int)}")
 
 
+@pytest.mark.prompt("2a-d: the tree attention mask of a chain")
 @pytest.mark.smoke
 def test_chain_mask_is_causal(solution, inputs):
     inputs("prompt_len=3 parents=[-1, 0, 1, 2]")
     check_mask(solution, 3, [-1, 0, 1, 2])
 
 
+@pytest.mark.prompt("2a-e: the tree attention mask; never siblings, cousins or other branches")
 @pytest.mark.trap("sibling_mask")
 @pytest.mark.parametrize("shape", list(HANDMADE))
 def test_handmade_masks(solution, inputs, shape):
@@ -43,6 +50,7 @@ def test_handmade_masks(solution, inputs, shape):
     check_mask(solution, prompt_len, parents)
 
 
+@pytest.mark.prompt("2a-e: the tree attention mask; never siblings, cousins or other branches")
 @pytest.mark.trap("sibling_mask")
 def test_random_tree_masks(solution, inputs):
     rng = np.random.default_rng(2024)

@@ -93,3 +93,49 @@ def variant_walk(model, prompt, tokens, parents, variant):
             return accepted, int(np.argmax(rows[bonus]))
         accepted.append(tokens[match])
         node = match
+
+
+def greedy_continuation(model, prompt, n) -> list[int]:
+    """The next n tokens of autoregressive greedy decoding after `prompt`."""
+    seq = list(prompt)
+    for _ in range(n):
+        seq.append(greedy_next(model, seq))
+    return seq[len(prompt):]
+
+
+def emitted_problem(model, prompt, tokens, parents, emitted) -> str:
+    """'' when one verification's emitted tokens obey the study's rules, else what is wrong.
+
+    The rules (study prompt, sections 4 and 6): every emitted token but the last is an
+    accepted tree node on one root-to-node path (the last may be a node too, or the
+    target's replacement at a rejection); the emitted tokens equal autoregressive greedy
+    decoding (the golden rule); a non-empty tree emits at least one token (its first
+    root is either accepted or replaced). Stopping at the first rejection is allowed, and
+    so is emitting no bonus token after a fully accepted path.
+    """
+    if tokens and not emitted:
+        return "no token emitted for a non-empty tree"
+    node = -1
+    for i, tok in enumerate(emitted[:-1]):
+        node = next((c for c in range(len(tokens)) if parents[c] == node and tokens[c] == tok), None)
+        if node is None:
+            return f"emitted {emitted}: token {i} ({tok}) is not on a root-to-node path of the tree"
+    greedy = greedy_continuation(model, prompt, len(emitted))
+    if emitted != greedy:
+        at = next(i for i, (a, b) in enumerate(zip(emitted, greedy)) if a != b)
+        return f"emitted {emitted} but autoregressive greedy decoding gives {greedy} (differs at token {at})"
+    return ""
+
+
+def chain_problem(model, prompt, tokens, parents, emitted) -> str:
+    """For a chain (one child per node) the prompt fixes how far acceptance goes: every node
+    is accepted until the first mismatch (section 4d). '' when `emitted` goes that far."""
+    assert all(parents[i] == i - 1 for i in range(len(parents))), "suite error: not a chain"
+    greedy = greedy_continuation(model, prompt, len(tokens) + 1)
+    matching = next((i for i, (t, g) in enumerate(zip(tokens, greedy)) if t != g), len(tokens))
+    need = matching + 1 if matching < len(tokens) else matching   # + the replacement token
+    if len(emitted) < need:
+        return (f"emitted {emitted}: {matching} chain node(s) match greedy decoding"
+                + (" and the replacement follows" if matching < len(tokens) else "")
+                + f", so {need} token(s) are due")
+    return ""

@@ -124,6 +124,33 @@ def bait_after_path(b):
         b.add(bait, g2)
 
 
+def depth_row_bait(b):
+    # Node 3 sits at depth 3, so "row P - 1 + depth - 1" is row P + 1, the off-path root's
+    # row; the bait carries that row's prediction and is accepted only by that mistake.
+    g0 = b.add_right()
+    w = b.add_wrong(-1)
+    g1 = b.add_right(g0)
+    bait = greedy_next(b.model, b.prompt + b.path(w))
+    if bait != b.greedy_at(g1):
+        b.add(bait, g1)
+    else:
+        b.add_right(g1)
+
+
+def own_row_bait(b):
+    # The literal `logits[len(generated):]` reading judges node i by its own row P + i. A
+    # root whose token is what the target predicts after that very token is accepted by
+    # that mistake only (when no such token exists for this prompt, a plain wrong root).
+    greedy = b.greedy_at(-1)
+    fixed = [t for t in range(b.model.vocab_size)
+             if t != greedy and greedy_next(b.model, b.prompt + [t]) == t]
+    if fixed:
+        b.add(fixed[0])
+    else:
+        b.add_wrong(-1)
+    b.add_right()
+
+
 # --- the right token sits in a later sibling; right nodes are leaves -------------------
 def later_sibling_leaf(b):
     g0 = b.add_right()
@@ -224,7 +251,7 @@ def _named(*fns):
 BONUS_SHAPES = _named(chain_all_accepted, chain_rejected_leaf, chain_rejected_first, empty_tree)
 SUBTREE_SHAPES = _named(chain_rejected_at_3, chain_rejected_at_1, chain_rejected_at_0)
 LOGITS_SHAPES = _named(uncle_before_path, offpath_sibling_then_deeper, cousin_before_path,
-                       bait_after_path)
+                       bait_after_path, depth_row_bait, own_row_bait)
 SIBLING_SHAPES = _named(later_sibling_leaf, wrong_root_then_right_leaf, star_leaf)
 MIXED_SHAPES = _named(wrong_root_then_right_root, accepted_then_offpath_sibling,
                       right_token_in_later_sibling, deep_tree, deep_tree_break_at_5,

@@ -22,6 +22,7 @@ def check(got, want, what: str) -> float:
     return err
 
 
+@pytest.mark.prompt("Deliver: the (1,1,256,64) tile 64 causal test; Requirement 3")
 @pytest.mark.smoke
 def test_small_causal_matches_naive(solution, record_metric, inputs):
     inputs("Q,K,V = standard normal, seed 0, shape (1,1,256,64), float64; tile 64, causal=True")
@@ -32,18 +33,21 @@ def test_small_causal_matches_naive(solution, record_metric, inputs):
     assert err < TOL, f"relative error {err:.3g} >= {TOL:g} against naive causal attention"
 
 
+@pytest.mark.prompt("Requirement 3 with causal=False")
 def test_non_causal_matches_naive(solution, inputs):
     inputs("Q,K,V = standard normal, seed 1, shape (2,3,192,32); tile 64, causal=False")
     Q, K, V = qkv(1, (2, 3, 192, 32))
     check(run(solution, Q, K, V, 64, causal=False), naive_attention(Q, K, V, causal=False), "non-causal")
 
 
+@pytest.mark.prompt("Requirement 3 on any (B,H,N,D) input, here float32")
 def test_float32_inputs(solution, inputs):
     inputs("Q,K,V = standard normal, seed 2, shape (1,2,256,64), float32; tile 64, causal=True")
     Q, K, V = qkv(2, (1, 2, 256, 64), dtype=np.float32)
     check(run(solution, Q, K, V, 64, causal=True), naive_attention(Q, K, V, causal=True), "float32 inputs")
 
 
+@pytest.mark.prompt("Requirement 1: the online softmax recurrence")
 @pytest.mark.trap("rescale_direction")
 @pytest.mark.parametrize("causal", [False, True])
 def test_running_max_rises_between_tiles(solution, inputs, causal):
@@ -56,6 +60,7 @@ def test_running_max_rises_between_tiles(solution, inputs, causal):
           "rows whose running max rises between KV tiles")
 
 
+@pytest.mark.prompt("Requirement 1: correction = exp(m_old - m_new); Requirement 3")
 @pytest.mark.trap("rescale_direction")
 @pytest.mark.parametrize("causal", [False, True])
 def test_large_score_range_does_not_overflow(solution, inputs, causal):
@@ -70,6 +75,7 @@ def test_large_score_range_does_not_overflow(solution, inputs, causal):
     check(out, naive_attention(Q, K, V, causal=causal), "large score range")
 
 
+@pytest.mark.prompt("Requirement 1: l = l * correction + sum(exp(S - m_new))")
 @pytest.mark.trap("l_not_rescaled")
 @pytest.mark.parametrize("causal", [False, True])
 def test_random_scores_with_rising_max(solution, inputs, causal):
@@ -82,7 +88,7 @@ def test_random_scores_with_rising_max(solution, inputs, causal):
           "random scores with a rising running max")
 
 
-@pytest.mark.trap("masked_row_nan")
+@pytest.mark.beyond("a key padding mask is llmbench's optional feature; the prompt only asks to explain the fully masked first tile (Requirement 5)")
 @pytest.mark.parametrize("causal", [False, True])
 def test_left_padding_masks_whole_first_tiles(solution, inputs, causal):
     """Left-padded batch: a row's first KV tiles hold only padding, so its running max is
@@ -109,6 +115,7 @@ def test_left_padding_masks_whole_first_tiles(solution, inputs, causal):
     check(out, want, "left-padded key_padding_mask")
 
 
+@pytest.mark.prompt("Requirement 2: causal masking across tiles")
 @pytest.mark.trap("diagonal_tile_mask")
 @pytest.mark.parametrize("n,tile", [(256, 64), (256, 16), (192, 192), (48, 1)])
 def test_causal_across_tile_sizes(solution, inputs, n, tile):
@@ -119,6 +126,7 @@ def test_causal_across_tile_sizes(solution, inputs, n, tile):
           f"causal, N={n}, tile {tile}")
 
 
+@pytest.mark.prompt("Input: any N with tile_size T; Requirements 2 and 3")
 @pytest.mark.trap("ragged_last_tile")
 @pytest.mark.parametrize("n,tile,causal", [(200, 64, True), (200, 64, False), (130, 64, True),
                                            (65, 64, False), (100, 128, True)])
@@ -130,6 +138,7 @@ def test_n_not_multiple_of_tile(solution, inputs, n, tile, causal):
           f"N={n}, tile {tile}")
 
 
+@pytest.mark.prompt("Deliver: flash_attention_fwd(Q, K, V, tile_size, causal=True)")
 @pytest.mark.trap("causal_default")
 def test_default_is_causal(solution, inputs):
     """Called without `causal`, the function must mask as causal=True."""

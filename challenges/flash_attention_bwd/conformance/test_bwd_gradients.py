@@ -34,6 +34,7 @@ def assert_close_to_naive(grads, Q, K, V, dO, causal, what, which="QKV"):
     return max(errs.values())
 
 
+@pytest.mark.prompt("Deliver: Test 1, gradient check at (1,1,64,32), T=16, causal, 1e-5")
 @pytest.mark.smoke
 def test_gradients_match_finite_differences(solution, record_metric, inputs):
     inputs("Q,K,V,dO standard normal seed 0, shape (1,1,64,32); tile 16, causal=True; "
@@ -45,6 +46,7 @@ def test_gradients_match_finite_differences(solution, record_metric, inputs):
     assert not bad, f"relative error against finite differences >= {FD_TOL:g}: {bad}"
 
 
+@pytest.mark.prompt("Backward requirements 1-3 on any N (here not a multiple of the tile)")
 @pytest.mark.parametrize("causal", [False, True])
 def test_finite_differences_ragged(solution, inputs, causal):
     """N = 50 is not a multiple of the tile (16): the last tile has 2 rows/keys."""
@@ -54,6 +56,7 @@ def test_finite_differences_ragged(solution, inputs, causal):
     assert not bad, f"relative error against finite differences >= {FD_TOL:g}: {bad}"
 
 
+@pytest.mark.prompt("Deliver: Test 2, against the naive backward at (2,4,256,64), T=64, 1e-4")
 def test_matches_naive_backward(solution, record_metric, inputs):
     worst = 0.0
     for causal in (True, False):
@@ -64,6 +67,7 @@ def test_matches_naive_backward(solution, record_metric, inputs):
     record_metric("naive_rel_error", worst)
 
 
+@pytest.mark.prompt("a minimal forward pass that stores O and L (first paragraph)")
 def test_forward_output(solution, inputs):
     inputs("Q,K,V standard normal seed 3, shape (2,2,96,32); tile 32; causal True and False")
     Q, K, V, _ = make_inputs(3, (2, 2, 96, 32))
@@ -73,6 +77,7 @@ def test_forward_output(solution, inputs):
         assert err < NAIVE_TOL, f"causal={causal}: forward output relative error {err:.3g} >= {NAIVE_TOL:g}"
 
 
+@pytest.mark.prompt("Requirement 2e: the rowsum is over the key axis")
 @pytest.mark.trap("rowsum_axis")
 @pytest.mark.parametrize("shape,tile", [((2, 2, 96, 32), 32), ((1, 2, 80, 16), 32)])
 def test_delta_sums_over_keys(solution, inputs, shape, tile):
@@ -90,6 +95,7 @@ def test_delta_sums_over_keys(solution, inputs, shape, tile):
         assert_close_to_naive(grads, Q, K, V, dO, causal, f"causal={causal}", which="QK")
 
 
+@pytest.mark.prompt("Requirements 2d and 2e: dP = dO @ V^T, dS = P * (dP - rowsum)")
 @pytest.mark.trap("do_for_dp")
 @pytest.mark.parametrize("causal", [False, True])
 def test_ds_uses_dp(solution, inputs, causal):
@@ -101,6 +107,7 @@ def test_ds_uses_dp(solution, inputs, causal):
     assert_close_to_naive(grads, Q, K, V, dO, causal, f"causal={causal}")
 
 
+@pytest.mark.prompt("forward stores L = m + log(l); Deliver: cache with 'L' of shape (B, H, N)")
 @pytest.mark.trap("l_instead_of_lse")
 @pytest.mark.parametrize("causal", [True, False])
 def test_cache_holds_row_logsumexp(solution, inputs, causal):
@@ -123,6 +130,7 @@ def test_cache_holds_row_logsumexp(solution, inputs, causal):
     assert_close_to_naive(grads, Q, K, V, dO, causal, f"causal={causal}")
 
 
+@pytest.mark.prompt("Requirement 2, IMPORTANT: contributions are accumulated across KV tiles")
 @pytest.mark.trap("overwrite_not_accumulate")
 @pytest.mark.parametrize("causal", [False, True])
 def test_gradients_accumulate_over_tiles(solution, inputs, causal):
@@ -134,6 +142,7 @@ def test_gradients_accumulate_over_tiles(solution, inputs, causal):
     assert_close_to_naive(grads, Q, K, V, dO, causal, f"causal={causal}")
 
 
+@pytest.mark.prompt("Requirement 2a: S = Q K^T * scale, so dQ and dK carry the scale")
 @pytest.mark.trap("scale_missing")
 @pytest.mark.parametrize("causal", [True, False])
 def test_dq_dk_carry_the_scale(solution, inputs, causal):
@@ -145,6 +154,7 @@ def test_dq_dk_carry_the_scale(solution, inputs, causal):
     assert_close_to_naive(grads, Q, K, V, dO, causal, f"causal={causal}", which="QK")
 
 
+@pytest.mark.prompt("Requirement 5: causal masking in the backward")
 @pytest.mark.trap("masked_tiles_contribute")
 @pytest.mark.parametrize("n,tile", [(128, 32), (100, 32)])
 def test_hidden_keys_get_no_gradient_path(solution, inputs, n, tile):

@@ -28,6 +28,7 @@ def sampled_dv(Q, K, dO, keys):
     return np.array([np.exp(q[j:] @ k[j] * scale - lse[j:]) @ do[j:] for j in keys])
 
 
+@pytest.mark.prompt("Requirement 1 and Deliver: Test 3, peak below 20% of one (N, N) matrix at N=4096")
 @pytest.mark.trap("nxn_materialised")
 def test_backward_memory_at_4096(solution, record_metric, inputs):
     """tracemalloc peak of the backward at (1,1,4096,64), tile 128: below 20% of one N x N
@@ -50,6 +51,7 @@ def test_backward_memory_at_4096(solution, record_metric, inputs):
     record_metric("wall_time_s", timed.seconds)
 
 
+@pytest.mark.prompt("the forward MUST NOT store the full (N, N) matrix; Test 3's 20% bar")
 @pytest.mark.trap("nxn_materialised")
 def test_forward_memory_at_4096(solution, inputs):
     """The forward, too, stays below 20% of one N x N float64 matrix (O, L and the cache
@@ -63,6 +65,7 @@ def test_forward_memory_at_4096(solution, inputs):
         f"one line of the forward allocated {r.largest_step_bytes / 1e6:.1f} MB >= N*N bytes: an N x N array")
 
 
+@pytest.mark.prompt("the forward stores only O, L, Q, K, V; Deliver: the cache dict")
 @pytest.mark.trap("nxn_materialised")
 def test_cache_holds_nothing_nxn(solution, inputs):
     """The cache is plain data (arrays in a dict) and none of its arrays has N*N elements

@@ -38,40 +38,48 @@ def run_cases(solution, inputs, cases: list[oracle.Case]) -> None:
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.prompt("Requirements: top-k indices and softmax probabilities per (B, T)")
 @pytest.mark.smoke
 def test_random_rows_match_numpy(solution, inputs):
     run_cases(solution, inputs, oracle.smoke_cases())
 
 
+@pytest.mark.prompt("Requirements: one result per (B, T) row")
 @pytest.mark.trap("cross_warp_row_mix")
 def test_rows_stay_separate(solution, inputs):
     run_cases(solution, inputs, oracle.row_mix_cases())
 
 
+@pytest.mark.prompt("Constraint 2: numerically stable (log-sum-exp)")
 @pytest.mark.trap("partial_not_rescaled")
 def test_partials_rescaled_to_row_max(solution, inputs):
     run_cases(solution, inputs, oracle.rescale_cases())
 
 
+@pytest.mark.prompt("Requirements: top-k for any k (the prompt sets no range for k)")
 @pytest.mark.trap("ties_k_per_thread")
 def test_ties_and_k_above_elements_per_thread(solution, inputs):
     run_cases(solution, inputs, oracle.ties_cases())
 
 
+@pytest.mark.prompt("Requirements: logits [B, T, V] for any V")
 @pytest.mark.trap("vocab_tail")
 def test_vocab_not_multiple_of_block(solution, inputs):
     run_cases(solution, inputs, oracle.tail_cases())
 
 
+@pytest.mark.prompt("Requirements: top-k probabilities after softmax over the whole vocabulary")
 @pytest.mark.trap("normalise_full_vocab")
 def test_probabilities_over_full_vocab(solution, inputs):
     run_cases(solution, inputs, oracle.normalise_cases())
 
 
+@pytest.mark.prompt("Constraint 2: numerically stable")
 def test_extreme_logits(solution, inputs):
     run_cases(solution, inputs, oracle.extreme_cases())
 
 
+@pytest.mark.prompt("Constraint 5: large V (50k+)")
 def test_k_sweep_and_many_rows(solution, inputs):
     rng = np.random.default_rng(8)
     cases = [oracle.Case("random", (2.0 * rng.standard_normal((rows, vocab))).astype(np.float32), k)
@@ -80,6 +88,7 @@ def test_k_sweep_and_many_rows(solution, inputs):
     run_cases(solution, inputs, cases)
 
 
+@pytest.mark.beyond("a bandwidth figure: Constraint 3 asks to minimise memory traffic, not for a speed")
 def test_bandwidth(solution, record_metric, inputs):
     rows, vocab, k = BENCH_SHAPE
     seed = 11

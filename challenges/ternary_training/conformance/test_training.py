@@ -16,8 +16,10 @@ import ternary_data as td
 CONFIG = {
     "vocab_size": 256, "d_model": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
     "head_dim": 16, "d_ff": 176, "seq_len": 32, "batch_size": 16, "steps": 150,
-    "lr": 1e-2, "group_size": 128, "seed": 0,
+    "lr": 1e-2, "group_size": 16, "seed": 0,
 }
+# group_size 16, not the study's 128: this model is tiny, and 16 divides every dimension
+# (64, 176), so no solution needs a shorter last group (the study's dimensions never do).
 TRAIN_TIMEOUT_S = 120
 CANARY_MARGIN = 1.5       # nats/char: planted canaries may not beat their reorderings by this
 PPL_RTOL = 0.03           # reported vs recomputed validation perplexity
@@ -82,6 +84,7 @@ def ternary_error(eff: np.ndarray, latent: np.ndarray, g: int) -> str:
     return ""
 
 
+@pytest.mark.prompt("Evaluation criterion 2: training loss must decrease")
 def test_training_run_and_loss_decreases(run, record_metric, inputs):
     inputs(f"corpus split seed=0 (train {run['split'].train_ids.size} B, val {run['split'].val_ids.size} B), "
            f"config={CONFIG}")
@@ -93,6 +96,7 @@ def test_training_run_and_loss_decreases(run, record_metric, inputs):
     assert tail < head - 1.0, f"training loss fell only from {head:.3f} to {tail:.3f} nats"
 
 
+@pytest.mark.prompt("Evaluation criterion 3 and Path B 4: measured perplexity improvement")
 def test_validation_perplexity_beats_unigram(run, record_metric):
     split = run["split"]
     nll = val_nlls(run)
@@ -106,6 +110,7 @@ def test_validation_perplexity_beats_unigram(run, record_metric):
         f"the unigram baseline {uni_ppl:.2f}")
 
 
+@pytest.mark.prompt("Path A 5c: perplexity on a held-out set")
 @pytest.mark.trap("perplexity_on_training_data")
 def test_reported_val_perplexity_matches_recomputed(run):
     reported = run["report"].get("val_perplexity")
@@ -117,6 +122,7 @@ def test_reported_val_perplexity_matches_recomputed(run):
         f"{recomputed:.3f} (windows of seq_len); was it computed on other data?")
 
 
+@pytest.mark.prompt("Path A 5c: a held-out set")
 @pytest.mark.trap("validation_leakage")
 def test_validation_canaries_not_learned(run, record_metric, inputs):
     split = run["split"]
@@ -131,6 +137,7 @@ def test_validation_canaries_not_learned(run, record_metric, inputs):
         f"{fresh:.2f} for never-seen reorderings: the model was trained on validation data")
 
 
+@pytest.mark.prompt("Evaluation criterion 1 (non-negotiable): weights project to {-1, 0, +1}")
 def test_trained_linear_layers_ternary(run):
     eff, lat = weights(run)
     g = CONFIG["group_size"]
@@ -142,6 +149,7 @@ def test_trained_linear_layers_ternary(run):
     assert not bad, "not ternary with per-group mean-|W| scales: " + "; ".join(f"{k}: {v}" for k, v in bad.items())
 
 
+@pytest.mark.prompt("What is known: ALL linear layers are ternary, embeddings and LM head included")
 @pytest.mark.trap("embeddings_full_precision")
 def test_embedding_and_lm_head_ternary(run):
     eff, lat = weights(run)
@@ -155,6 +163,7 @@ def test_embedding_and_lm_head_ternary(run):
             assert not why, f"{k} is not ternary: {why}"
 
 
+@pytest.mark.beyond("the report's layer list is llmbench's format")
 def test_report_lists_ternary_layers(run):
     layers = run["report"].get("layers")
     assert isinstance(layers, list) and layers, "report['layers'] must list the linear layers"

@@ -48,6 +48,8 @@ def _find_challenge(config) -> Path:
 def pytest_configure(config):
     config.addinivalue_line("markers", "trap(id): the trap this test detects (an id from challenge.toml)")
     config.addinivalue_line("markers", "smoke: quick check also run for every mutant")
+    config.addinivalue_line("markers", "prompt(section): checks a rule the study's prompt states; cite the section")
+    config.addinivalue_line("markers", "beyond(why): stricter than the study's prompt; never decides a trap or status")
     if not config.getoption("--llmbench-solution"):
         return
     folder = _find_challenge(config)
@@ -88,6 +90,28 @@ def _trap_of(item) -> str | None:
     return mark.args[0] if mark and mark.args else None
 
 
+def tier_of(item) -> tuple[str, str] | None:
+    """(tier, note) from the closest `prompt("section")` or `beyond("why")` mark (a test's own mark
+    overrides its module's `pytestmark`), or None."""
+    marks = [(m.name, m.args[0] if m.args else "") for m in item.iter_markers() if m.name in ("prompt", "beyond")]
+    return marks[0] if marks else None
+
+
+def _check_tier(item, trap: str | None) -> None:
+    # A suite error, never the solution's: every verdict must say which rules it rests on.
+    tier = tier_of(item)
+    if tier is None:
+        raise ContentError(item.path, f"test {item.name} declares no tier: mark it @pytest.mark.prompt(\"<section of the "
+                                      f"study's prompt>\") or @pytest.mark.beyond(\"<why it is stricter>\")")
+    if not isinstance(tier[1], str) or not tier[1].strip():
+        raise ContentError(item.path, f"test {item.name}: @pytest.mark.{tier[0]} needs a non-empty "
+                                      f"{'prompt section' if tier[0] == 'prompt' else 'reason'}")
+    if tier[0] == "beyond" and trap is not None:
+        raise ContentError(item.path, f"test {item.name} is beyond the prompt but marks trap '{trap}': only prompt "
+                                      f"tests decide traps")
+
+
+@pytest.hookimpl(trylast=True)  # after a suite's conftest has added its marks
 def pytest_collection_modifyitems(config, items):
     challenge = _STATE.get("challenge")
     if challenge is None:
@@ -96,6 +120,7 @@ def pytest_collection_modifyitems(config, items):
         trap = _trap_of(item)
         if trap is not None and trap not in challenge.trap_ids:
             raise ContentError(item.path, f"test {item.name} marks unknown trap '{trap}'; valid: {', '.join(challenge.trap_ids)}")
+        _check_tier(item, trap)
     only = config.getoption("--llmbench-only-trap")
     if only:
         keep = [i for i in items if _trap_of(i) == only or i.get_closest_marker("smoke")]
@@ -178,7 +203,9 @@ def pytest_runtest_makereport(item, call):
 
 
 def _record(item, report, call) -> None:
-    rec = {"name": item.nodeid.split("::", 1)[-1], "trap": _trap_of(item), "duration_s": round(report.duration, 4),
+    tier, note = tier_of(item) or (None, "")
+    rec = {"name": item.nodeid.split("::", 1)[-1], "trap": _trap_of(item), "tier": tier, "tier_note": note,
+           "duration_s": round(report.duration, 4),
            "metrics": {}, "inputs": "", "message": "", "failure_kind": ""}
     for key, value in item.user_properties:
         if key == "llmbench_metric":

@@ -28,6 +28,7 @@ QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:random
 # A ContentError raised in the trusted pytest while collecting (pytest prints it as INTERNALERROR).
 CONTENT_ERROR = re.compile(r"^INTERNALERROR> llmbench\.errors\.ContentError: (.+)$", re.M)
 STOP_GRACE_S = 5.0
+COLLECT_ERROR = re.compile(r"^_+ ERROR collecting (\S+) _+$", re.M)
 
 
 def stop(procs) -> None:
@@ -134,6 +135,10 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             raise ContentError(path, message or content.group(1))
         broke = next((line for line in reversed(full_log.splitlines()) if line.startswith("INTERNALERROR>")), "")
         records = None
+    collect = COLLECT_ERROR.search(full_log) if exitstatus == 2 and not records else None
+    if collect:  # a suite file that does not import or collect is the suite's mistake, never a verdict
+        detail = next((line[1:].strip() for line in full_log[collect.end():].splitlines() if line.startswith("E ")), "")
+        raise ContentError(challenge.path / collect.group(1), f"the conformance suite does not collect: {detail}")
     if records is None:
         if timed_out:
             phase = PhaseResult(name="conformance", status="timeout", reason=f"conformance timed out after {timeout_s:g} s",
@@ -147,10 +152,24 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
         return phase, traps, {}
     tests = [TestRecord(**{k: v for k, v in r.items() if k in TestRecord.model_fields}) for r in records]
     kinds = {r["name"]: r.get("failure_kind", "") for r in records}
-    phase = summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text)
-    traps = trap_verdicts(challenge, tests, kinds, only_trap)
+    # Only tests of rules the study's prompt gave decide status and traps; "beyond" tests are
+    # kept in the record, counted apart and shown as their own column.
+    deciding = [t for t in tests if t.decides]
+    phase = summarise(challenge, deciding, kinds, timed_out, timeout_s, duration, log_text)
+    phase.tests = tests
+    phase.beyond_counts = beyond_counts(tests)
+    traps = trap_verdicts(challenge, deciding, kinds, only_trap)
     metrics = collect_metrics(challenge, tests)
     return phase, traps, metrics
+
+
+def beyond_counts(tests: list[TestRecord]) -> dict[str, int]:
+    """Outcome -> count over the tests stricter than the study's prompt."""
+    out: dict[str, int] = {}
+    for t in tests:
+        if not t.decides:
+            out[t.outcome] = out.get(t.outcome, 0) + 1
+    return out
 
 
 def summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text) -> PhaseResult:

@@ -90,7 +90,8 @@ def counts(phase: PhaseResult) -> dict[str, int]:
     out = {k: v for k, v in phase.counts.items()}
     if not any(k in out for k in _RAN) and phase.tests:
         for t in phase.tests:
-            out[t.outcome] = out.get(t.outcome, 0) + 1
+            if t.decides:
+                out[t.outcome] = out.get(t.outcome, 0) + 1
     return out
 
 

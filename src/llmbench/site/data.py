@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..challenge import Challenge, load_challenges
+from ..fidelity import Fidelity, load_fidelity
 from ..schema import Result
 from ..solution import REFERENCE, Solution, discover_models, discover_solutions, solution_files
 from ..store import CONTROLS, ResultStore
@@ -56,6 +57,12 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class StudyPrompt:
+    text: str  # the study's PROMPT.md as imported (never part of the repository)
+    models: tuple[str, ...]  # the models whose copy holds this text
+
+
+@dataclass(frozen=True)
 class SessionStats:
     lines: int
     records: int
@@ -78,6 +85,7 @@ class SiteData:
     controls: dict[str, dict[str, Result]]
     solutions: dict[tuple[str, str], Solution]
     publish_sources: bool = True
+    fidelity: dict[str, Fidelity] = field(default_factory=dict)  # challenge -> data/fidelity.toml entry
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- lookups -------------------------------------------------------------
@@ -152,6 +160,22 @@ class SiteData:
                     text = raw[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
             out.append(SourceFile(rel.as_posix(), size, text, truncated))
         return out
+
+    def study_prompts(self, challenge: str) -> list[StudyPrompt]:
+        """The study's own prompt for a challenge, read from the imported copies
+        (solutions/<model>/<challenge>/PROMPT.md), one entry per distinct text."""
+        key = ("study_prompts", challenge)
+        if key not in self._cache:
+            groups: dict[str, list[str]] = {}
+            for (mid, cid), sol in sorted(self.solutions.items()):
+                path = sol.path / "PROMPT.md"
+                if cid != challenge or path.is_symlink() or not path.is_file():
+                    continue
+                text = path.read_bytes()[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
+                # A missing final newline is not a different prompt.
+                groups.setdefault(text.rstrip() + "\n", []).append(mid)
+            self._cache[key] = [StudyPrompt(text, tuple(models)) for text, models in groups.items()]
+        return self._cache[key]
 
     def notes(self, model: str, challenge: str) -> list[SourceFile]:
         """The model's own notes (FINAL.md, NOTES.md...) at the top of its solution folder."""
@@ -285,5 +309,6 @@ def load_site_data(root: Path, results_dir: Path | None = None, study_path: Path
 
     solutions = {(s.model, s.challenge): s for s in discover_solutions(
         root / "solutions", root / "adapters", list(challenges))}
+    fidelity = load_fidelity(root / "data" / "fidelity.toml", challenges)
     return SiteData(root, study, challenges, models, results, unreadable,
-                    {c: v for c, v in controls.items() if c in challenges}, solutions, publish_sources)
+                    {c: v for c, v in controls.items() if c in challenges}, solutions, publish_sources, fidelity)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from ..fidelity import HANDLING
 from ..schema import json_schema
 from .data import SESSION_LOG, SiteData
 from .directives import Directive
@@ -47,6 +48,7 @@ def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
         body = ctx.raw(f'<div class="lb-prompt">{sanitised_markdown(prompt)}</div>') if prompt.strip() \
             else mark(ctx, "none", "no PROMPT.md")
         out.append(_section("Prompt", body))
+        out.append(_study_prompt_section(data, cid, ctx))
         if spec.entry_points:
             rows = [[f"`{e.name}`", esc(e.signature or "–"), "yes" if e.required else "optional",
                      esc(e.description or "", 200)] for e in spec.entry_points]
@@ -56,6 +58,7 @@ def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
                     for t in spec.traps]
             out.append(_section("Traps", table(["Id", "Trap", "Why it catches solutions", "How the suite detects it"],
                                                rows), "traps"))
+        out.append(_fidelity_section(data, cid, ctx))
         out.append(_section("Suite validation", render(_d("controls", challenge=cid), ctx), "suite-validation"))
     out.append(_section("Results", render(_d("results", challenge=cid), ctx), "results"))
     if spec and spec.traps and any(data.has_page(m, cid) for m in data.models):
@@ -70,6 +73,130 @@ def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
     if charts:
         out.append(_section("Charts", "\n\n".join(charts), "charts"))
     return "\n".join(p for p in out if p)
+
+
+# ---- fidelity to the study ------------------------------------------------------------
+
+def _study_link(data: SiteData, path: str = "") -> str:
+    """The study's public repository at its pinned commit (a file in it when path is given)."""
+    s = data.study
+    if s is None or not s.source:
+        return ""
+    if not path:
+        return s.source + (f"/tree/{s.commit}" if s.commit else "")
+    return f"{s.source}/blob/{s.commit or 'HEAD'}/{path}"
+
+
+def _study_prompt_section(data: SiteData, cid: str, ctx: Context) -> str:
+    """The study's own prompt, from the imported copy, labelled as the study's text."""
+    fid = data.fidelity.get(cid)
+    parts = []
+    if fid is not None:
+        parts.append(f"**What the study asked, in short:** {esc(fid.asked, None)}")
+        parts.append(f"**The study's prompt files:** {esc(fid.prompt, None)}")
+    prompts = data.study_prompts(cid)
+    repo = _study_link(data)
+    if not prompts:
+        where = f" from [its repository]({repo})" if repo else ""
+        parts.append(mark(ctx, "none", f"the study's prompt is not in this build: it is brought in{where} by "
+                                       "`make study` (or `llmbench import`), never stored in llmbench's repository."))
+    elif not data.publish_sources:
+        links = ", ".join(f"[{esc(m)}]({_study_link(data, f'{m}/{cid}/PROMPT.md')})" for p in prompts for m in p.models)
+        parts.append(mark(ctx, "info", "the study's files are not published on this site (publish_sources: false); "
+                                       f"read its prompt at the source: {links}."))
+    else:
+        for p in prompts:
+            link = _study_link(data, f"{p.models[0]}/{cid}/PROMPT.md")
+            who = ", ".join(esc(m) for m in p.models)
+            label = (f"The study's text, as given to {who}: `{p.models[0]}/{cid}/PROMPT.md`"
+                     + (f" ([source]({link}))" if link else "")
+                     + ", shown from the imported copy (the published study's words, not llmbench's):")
+            summary = "The study's prompt" + (f" for {', '.join(p.models)}" if len(prompts) > 1 else "")
+            parts.append(label + "\n\n" + ctx.raw(f'<details class="lb-study-prompt"><summary>{esc_html(summary)}'
+                                                   f"</summary>{pre(p.text, 'lb-prompt-text')}</details>"))
+    if fid is not None:
+        parts.append(f"Every difference from llmbench's prompt and suite: [fidelity to the study]"
+                     f"(#fidelity) below and the [fidelity page]({ctx.links.page('fidelity')}).")
+    return _section("The study's prompt", "\n\n".join(parts), "study-prompt")
+
+
+def _difference_rows(fid) -> list[list[str]]:
+    return [[f"**{esc(d.topic)}**", esc(d.study, None), esc(d.llmbench, None), esc(d.why, None),
+             esc(HANDLING[d.handling])] for d in fid.differences]
+
+
+def _tier_rows(data: SiteData, cid: str) -> list[list[str]]:
+    """Each conformance test of the reference run with its tier (what the suite declared)."""
+    ref = data.controls.get(cid, {}).get("reference")
+    phase = ref.phases.get("conformance") if ref else None
+    rows, seen = [], set()
+    for t in phase.tests if phase else []:
+        base = t.name.split("[", 1)[0]
+        if base in seen:
+            continue
+        seen.add(base)
+        tier = {"prompt": "prompt", "beyond": "beyond the prompt"}.get(t.tier or "", "not declared")
+        rows.append([code(base), tier, esc(t.tier_note, 300) or "–", code(t.trap) if t.trap else "–"])
+    return rows
+
+
+def _fidelity_section(data: SiteData, cid: str, ctx: Context) -> str:
+    fid = data.fidelity.get(cid)
+    parts = []
+    if fid is None:
+        parts.append(mark(ctx, "warn", "no entry in data/fidelity.toml: the differences from the study's prompt "
+                                       "are not documented yet."))
+    else:
+        parts.append(f"**What llmbench checks:** {esc(fid.checks, None)}")
+        if fid.differences:
+            parts.append(table(["Topic", "The study", "llmbench", "Why", "Handling"], _difference_rows(fid)))
+        for c in fid.contradictions:
+            parts.append(f"**Where the study's prompt contradicts itself.** {esc(c.rule, None)} Against it: "
+                         f"{esc(c.other, None)} **The suite follows:** {esc(c.follows, None)}")
+    rows = _tier_rows(data, cid)
+    if rows:
+        parts.append("Tiers of the conformance tests (from the reference run): only **prompt** tests decide "
+                     "traps, status and grade-versus-evidence flags; tests **beyond the prompt** are shown apart "
+                     "and as metrics.\n\n" + table(["Test", "Tier", "Prompt section, or why it goes further", "Trap"],
+                                                     rows))
+    else:
+        parts.append(mark(ctx, "none", "tiers of the conformance tests: no reference run recorded yet"))
+    return _section("Fidelity to the study", "\n\n".join(parts), "fidelity")
+
+
+def fidelity_page(data: SiteData, ctx: Context) -> str:
+    """Every difference between the study's prompts and llmbench's suites, per challenge."""
+    repo = _study_link(data)
+    src = f"[the published study]({repo})" if repo else "the published study"
+    out = ["# Fidelity to the study\n",
+           f"llmbench re-checks {src}. The study's `<model>/<challenge>/PROMPT.md` files are the authority for "
+           "what each model was asked. This page lists, per challenge, what the study asked, what llmbench's "
+           "suite checks, and every difference with its reason. Each conformance test declares a tier: "
+           "**prompt** (a rule the study's prompt states, or one that follows from it, such as a correct result "
+           "on any input its API admits) or **beyond the prompt** (stricter: tighter tolerances, behaviour the "
+           "prompt leaves open, extra features, efficiency). Only prompt tests decide traps, status and "
+           "grade-versus-evidence flags.\n",
+           table(["Handling", "Meaning"], [[esc(k), esc(v)] for k, v in HANDLING.items()]) + "\n"]
+    if not data.fidelity:
+        out.append(mark(ctx, "none", "data/fidelity.toml is missing: nothing documented") + "\n")
+    for cid, info in data.challenges.items():
+        fid = data.fidelity.get(cid)
+        if fid is None:
+            continue
+        tiers = _tier_rows(data, cid)
+        n_prompt = sum(1 for r in tiers if r[1] == "prompt")
+        n_beyond = sum(1 for r in tiers if r[1] == "beyond the prompt")
+        body = [f"[Challenge page]({ctx.links.page(f'challenges/{cid}')}) · prompt files: {esc(fid.prompt, None)}",
+                f"**The study asked:** {esc(fid.asked, None)}",
+                f"**llmbench checks:** {esc(fid.checks, None)}"
+                + (f" ({n_prompt} prompt tests, {n_beyond} beyond the prompt in the reference run.)" if tiers else "")]
+        if fid.differences:
+            body.append(table(["Topic", "The study", "llmbench", "Why", "Handling"], _difference_rows(fid)))
+        for c in fid.contradictions:
+            body.append(f"**Contradiction in the study's prompt.** {esc(c.rule, None)} Against it: "
+                        f"{esc(c.other, None)} **The suite follows:** {esc(c.follows, None)}")
+        out.append(_section(esc(info.title), "\n\n".join(body), f"fidelity-{cid}"))
+    return "\n".join(out)
 
 
 def model_page(data: SiteData, mid: str, ctx: Context) -> str:

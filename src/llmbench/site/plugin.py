@@ -151,6 +151,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         add("challenges/index.md", lambda ctx: pages.challenges_index(d, ctx))
         add("models/index.md", lambda ctx: pages.models_index(d, ctx))
         add("downloads.md", lambda ctx: pages.downloads_page(d, ctx))
+        add("fidelity.md", lambda ctx: pages.fidelity_page(d, ctx))
         for cid in d.challenges:
             add(f"challenges/{cid}.md", lambda ctx, cid=cid: pages.challenge_page(d, cid, ctx))
         for mid in d.models:

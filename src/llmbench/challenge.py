@@ -5,10 +5,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError, read_toml
+from .errors import ContentError, positive_number, read_toml, skip_link, toml_present
 
 KINDS = ("python", "cuda", "training")
 TRAP_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_LIMITS = {
     "call_timeout_s": 60.0,
     "memory_mb": 4096,
@@ -124,7 +125,7 @@ def _need(data: dict, key: str, path: Path, kind=str):
 
 def load_challenge(folder: Path) -> Challenge:
     path = folder / "challenge.toml"
-    if not path.exists():
+    if not toml_present(path) and not path.is_symlink():
         raise ContentError(path, "challenge.toml is missing; every folder in challenges/ needs one")
     data = read_toml(path)
     cid = _need(data, "id", path)
@@ -144,6 +145,8 @@ def load_challenge(folder: Path) -> Challenge:
     for item in table_list("entry_points"):
         if any(e.name == item.get("name") for e in entry_points):
             raise ContentError(path, f"duplicate entry point '{item.get('name')}'; entry point names must be unique")
+        if not IDENTIFIER.match(str(item.get("name", "x"))):
+            raise ContentError(path, f"entry point name '{item.get('name')}' must be a Python identifier")
         entry_points.append(
             EntryPoint(
                 name=_need(item, "name", path),
@@ -178,9 +181,7 @@ def load_challenge(folder: Path) -> Challenge:
     for key, value in extra.items():
         if key not in DEFAULT_LIMITS:
             raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise ContentError(path, f"limit '{key}' must be a positive number")
-        limits[key] = value
+        limits[key] = positive_number(path, key, value)
     reported = data.get("reported", {})
     if not isinstance(reported, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in reported.values()):
@@ -216,5 +217,7 @@ def load_challenges(challenges_dir: Path) -> dict[str, Challenge]:
     if not challenges_dir.is_dir():
         return out
     for folder in sorted(p for p in challenges_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if skip_link(folder, "challenge folder") or skip_link(folder / "challenge.toml", "challenge.toml"):
+            continue
         out[folder.name] = load_challenge(folder)
     return out

@@ -147,7 +147,52 @@ def _walk(folder: Path, rel: Path, summary: ImportSummary, shown: str) -> list[P
     return out
 
 
-def _copy_solution(src: Path, files: list[Path], dest: Path) -> int:
+class _NotRegular(Exception):
+    """A file that was regular when walked is something else now (swapped under us)."""
+
+
+def _open_source(src: Path, rel: Path) -> int:
+    """A read descriptor of src/rel, never through a symlink at any level and never blocking
+    on a FIFO: every folder is opened with O_NOFOLLOW relative to its parent's descriptor,
+    so a file or folder swapped for a link after the walk is refused, not followed."""
+    fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in rel.parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(rel.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    except OSError as exc:
+        raise _NotRegular(f"changed while importing ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def _copy_file(src: Path, rel: Path, target: Path) -> int:
+    """Copy one regular file from its descriptor; mode & 0o755 (no set-uid/set-gid/sticky, no
+    group or world write), owner read/write added. Returns the bytes copied."""
+    fd = _open_source(src, rel)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular("changed while importing: not a regular file any more")
+        os.set_blocking(fd, True)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        total = 0
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                os.write(out, chunk)  # a regular file: writes are complete
+                total += len(chunk)
+            os.fchmod(out, (stat.S_IMODE(st.st_mode) & 0o755) | stat.S_IRUSR | stat.S_IWUSR)
+        finally:
+            os.close(out)
+        return total
+    finally:
+        os.close(fd)
+
+
+def _copy_solution(src: Path, files: list[Path], dest: Path, summary: ImportSummary | None = None,
+                   label: str = "") -> int:
     """Copy files into a fresh sibling folder, then swap it in: a failure leaves dest as it was."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".import-{dest.name}-", dir=dest.parent))
@@ -156,10 +201,11 @@ def _copy_solution(src: Path, files: list[Path], dest: Path) -> int:
         for rel in files:
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / rel, target, follow_symlinks=False)
-            mode = stat.S_IMODE(os.lstat(src / rel).st_mode)
-            os.chmod(target, mode | stat.S_IRUSR | stat.S_IWUSR)
-            total += target.stat().st_size
+            try:
+                total += _copy_file(src, rel, target)
+            except _NotRegular as why:
+                if summary is not None:
+                    summary.skipped.append((f"{label}/{rel.as_posix()}", str(why)))
         old = None
         if dest.exists() or dest.is_symlink():
             old = dest.parent / f".{dest.name}.replaced"
@@ -260,7 +306,7 @@ def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str],
             if existing and not force:
                 summary.kept.append((model, entry.name))
                 continue
-            summary.bytes += _copy_solution(entry, files, dest)
+            summary.bytes += _copy_solution(entry, files, dest, summary, label)
             summary.files += len(files)
             summary.imported.append((model, entry.name))
             if existing:

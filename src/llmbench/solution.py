@@ -5,9 +5,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError, read_toml
+from .errors import ContentError, positive_number, read_toml, skip_link, toml_present
 
 REFERENCE = "_reference"  # pseudo model id of a challenge's reference run (controls)
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z_][A-Za-z0-9_]*)+$")
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Folders in a solution that are build debris, not the model's output.
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ipynb_checkpoints", ".DS_Store"}
@@ -35,7 +37,7 @@ def load_model(folder: Path) -> Model:
     check_model_id(folder.name, folder)
     path = folder / "model.toml"
     data: dict = {}
-    if path.exists():
+    if toml_present(path):
         data = read_toml(path)
         for key in ("name", "provider", "note"):
             if key in data and not isinstance(data[key], str):
@@ -72,11 +74,11 @@ NO_ADAPTER = Adapter(None)
 
 
 def load_adapter(folder: Path) -> Adapter:
-    if not folder.is_dir():
+    if skip_link(folder, "adapter folder") or not folder.is_dir():
         return NO_ADAPTER
     path = folder / "adapter.toml"
     data: dict = {}
-    if path.exists():
+    if toml_present(path):
         data = read_toml(path)
     mapping = data.get("entry_points", {})
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
@@ -84,6 +86,13 @@ def load_adapter(folder: Path) -> Adapter:
     for name, target in mapping.items():
         if "." not in target and ":" not in target:
             raise ContentError(path, f"entry point '{name}' = '{target}': write it as 'module.attribute'")
+        # Both reach a command line (the worker's --map): nothing there may read as an option.
+        if not IDENTIFIER.match(name):
+            raise ContentError(path, f"[entry_points] key '{name}' must be the canonical entry point's name "
+                                     "(a Python identifier)")
+        if not TARGET.match(target):
+            raise ContentError(path, f"entry point '{name}' = '{target}': write it as 'module.attribute' "
+                                     "(dotted Python names, e.g. 'flash.attention')")
     deps = data.get("dependencies", [])
     if not isinstance(deps, list):
         raise ContentError(path, "'dependencies' must be a list of package names")
@@ -100,8 +109,7 @@ def load_adapter(folder: Path) -> Adapter:
     for key, value in limits.items():
         if key not in DEFAULT_LIMITS:
             raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ContentError(path, f"limit '{key}' must be a positive number")
+        positive_number(path, key, value)
     return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps),
                    dict(limits), no_adapter.strip())
 
@@ -135,7 +143,7 @@ def discover_models(solutions_dir: Path) -> dict[str, Model]:
     if not solutions_dir.is_dir():
         return models
     for folder in sorted(p for p in solutions_dir.iterdir() if p.is_dir()):
-        if folder.name.startswith((".", "_")):
+        if folder.name.startswith((".", "_")) or skip_link(folder, "model folder"):
             continue
         models[folder.name] = load_model(folder)
     return models
@@ -155,7 +163,7 @@ def discover_solutions(solutions_dir: Path, adapters_dir: Path, challenges) -> l
     for model in discover_models(solutions_dir).values():
         for cid, challenge in by_id.items():
             folder = model.path / cid
-            if not folder.is_dir() or is_scaffold_only(folder, challenge):
+            if skip_link(folder, "solution folder") or not folder.is_dir() or is_scaffold_only(folder, challenge):
                 continue
             out.append(Solution(model.id, cid, folder, load_adapter(adapters_dir / model.id / cid)))
     return out

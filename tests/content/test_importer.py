@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -232,3 +233,53 @@ def test_cli_import_and_new_model(project, tmp_path, monkeypatch, capsys):
     assert cli.main(["new-model", "delta"]) == 0
     assert "Challenges by difficulty" in capsys.readouterr().out
     assert cli.main(["new-model", "delta"]) == 2
+
+
+def test_import_drops_set_uid_and_group_write_bits(project, tmp_path):
+    """Issue 13: a set-uid file of a local study folder was imported (as root) as a 4755 file."""
+    src = build_external_repo(tmp_path)
+    os.chmod(src / "alpha/attn/flash.py", 0o4775)
+    os.chmod(src / "alpha/gpu_k/kernel.cu", 0o2666)
+    import_study(project, str(src), {}, force=False)
+    sol = project.solutions_dir / "alpha"
+    assert stat.S_IMODE((sol / "attn/flash.py").stat().st_mode) == 0o755
+    assert stat.S_IMODE((sol / "gpu_k/kernel.cu").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("swap", ["file", "folder", "fifo"])
+def test_a_file_swapped_for_a_link_after_the_walk_is_refused_not_followed(project, tmp_path, monkeypatch, swap):
+    """Issue 13: a file replaced by a symlink between the walk and the copy made the import
+    chmod (and copy) the link's target. Now every level is opened with O_NOFOLLOW."""
+    import llmbench.importer as importer
+
+    src = build_external_repo(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "test_flash.py"
+    secret.write_text("SECRET outside the study\n")
+    os.chmod(secret, 0o600)
+    real_walk = importer._walk
+
+    def walk_then_swap(folder, rel, summary, shown):
+        files = real_walk(folder, rel, summary, shown)
+        if shown == "alpha/attn" and rel == Path():
+            if swap == "file":
+                (folder / "flash.py").unlink()
+                os.symlink(secret, folder / "flash.py")
+            elif swap == "folder":
+                shutil.rmtree(folder / "tests" / "deep")
+                os.symlink(outside, folder / "tests" / "deep")
+            else:
+                (folder / "flash.py").unlink()
+                os.mkfifo(folder / "flash.py")
+        return files
+
+    monkeypatch.setattr(importer, "_walk", walk_then_swap)
+    summary = import_study(project, str(src), {}, force=False)
+    sol = project.solutions_dir / "alpha" / "attn"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert not any("SECRET" in p.read_text(errors="replace") for p in sol.rglob("*") if p.is_file())
+    assert not any(p.is_symlink() for p in sol.rglob("*"))
+    gone = "alpha/attn/flash.py" if swap != "folder" else "alpha/attn/tests/deep/test_flash.py"
+    assert "changed while importing" in dict(summary.skipped)[gone]
+    assert (sol / "PROMPT.md").read_bytes() == b"their prompt\n"  # the rest is imported

@@ -25,6 +25,20 @@ def project(demo_project, monkeypatch):
     return demo_project
 
 
+@pytest.fixture
+def own_tmp(tmp_path, monkeypatch):
+    """A temp dir of this test only: a contributor mistake must leave nothing in it (no
+    sandbox copy, no conformance folder), and no sandbox process may still run."""
+    import tempfile
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    yield tmp
+    assert sorted(p.name for p in tmp.iterdir()) == [], "left behind by a failed run"
+
+
 def run(*args: str) -> int:
     return main(["run", "--no-controls", "--jobs", "1", *args])
 
@@ -45,7 +59,12 @@ CHALLENGE_TOML_MISTAKES = {
     "unknown kind": (lambda t: t.replace('kind = "python"', 'kind = "rust"'), ["unknown kind 'rust'", "valid kinds"]),
     "id mismatch": (lambda t: t.replace('id = "demo"', 'id = "dmeo"'), ["id 'dmeo' must equal the folder name"]),
     "unknown limit": (lambda t: t.replace("[limits]\n", "[limits]\ngpu_hours = 3\n"), ["unknown limit 'gpu_hours'"]),
-    "bad limit": (lambda t: t.replace("call_timeout_s = 10", "call_timeout_s = -1"), ["must be a positive number"]),
+    "bad limit": (lambda t: t.replace("call_timeout_s = 10", "call_timeout_s = -1"), ["must be a positive"]),
+    "nan limit": (lambda t: t.replace("call_timeout_s = 10", "call_timeout_s = nan"), ["'call_timeout_s' = nan", "finite"]),
+    "inf limit": (lambda t: t.replace("[limits]\n", "[limits]\nmemory_mb = inf\n"), ["'memory_mb' = inf", "finite"]),
+    "bool limit": (lambda t: t.replace("[limits]\n", "[limits]\nmemory_mb = true\n"), ["'memory_mb' = True"]),
+    "deep nesting": (lambda t: t + "deep = " + "[" * 5000 + "]" * 5000 + "\n", ["nests arrays or tables too deeply"]),
+    "option-like entry": (lambda t: t.replace('name = "add"', 'name = "--help"'), ["entry point name '--help'"]),
     "duplicate trap": (lambda t: t + '[[traps]]\nid = "wrong_sign"\ntitle = "again"\n', ["duplicate trap id 'wrong_sign'"]),
     "bad trap id": (lambda t: t.replace('id = "wrong_sign"', 'id = "Wrong-Sign"'), ["trap id 'Wrong-Sign' must match"]),
     "duplicate metric": (lambda t: t + '[[metrics]]\nname = "abs_error"\n', ["duplicate metric 'abs_error'"]),
@@ -54,7 +73,7 @@ CHALLENGE_TOML_MISTAKES = {
 
 
 @pytest.mark.parametrize("mistake", CHALLENGE_TOML_MISTAKES)
-def test_challenge_toml_mistakes(project, capsys, mistake):
+def test_challenge_toml_mistakes(project, own_tmp, capsys, mistake):
     add_solution(project, "m", GOOD)
     path = project.challenges_dir / "demo" / "challenge.toml"
     change, fragments = CHALLENGE_TOML_MISTAKES[mistake]
@@ -70,11 +89,12 @@ def test_duplicate_entry_point_names(project, capsys):
     assert run() == 2
 
 
-MODEL_TOML_MISTAKES = {"syntax": ("name = 'x", "is not valid TOML"), "wrong type": ("name = 3", "'name' must be a string")}
+MODEL_TOML_MISTAKES = {"syntax": ("name = 'x", "is not valid TOML"), "wrong type": ("name = 3", "'name' must be a string"),
+                       "deep nesting": ("x = " + "[" * 5000 + "]" * 5000, "nests arrays or tables too deeply")}
 
 
 @pytest.mark.parametrize("mistake", MODEL_TOML_MISTAKES)
-def test_model_toml_mistakes(project, capsys, mistake):
+def test_model_toml_mistakes(project, own_tmp, capsys, mistake):
     add_solution(project, "m", GOOD)
     text, fragment = MODEL_TOML_MISTAKES[mistake]
     write(project.solutions_dir / "m" / "model.toml", text)
@@ -87,16 +107,66 @@ ADAPTER_TOML_MISTAKES = {
     "mapping not a table": ("entry_points = 3\n", "[entry_points] must map canonical names"),
     "target without module": ('[entry_points]\nadd = "plus"\n', "write it as 'module.attribute'"),
     "dependencies": ('dependencies = "numpy"\n', "'dependencies' must be a list"),
+    "option-like target": ('[entry_points]\nadd = "--solution=/etc.x"\n', "write it as 'module.attribute'"),
+    "option-like name": ('[entry_points]\n"--help" = "demo.add"\n', "key '--help' must be the canonical"),
+    "inf limit": ("[limits]\nmemory_mb = inf\n", "'memory_mb' = inf"),
+    "nan limit": ("[limits]\ncall_timeout_s = nan\n", "'call_timeout_s' = nan"),
+    "bool limit": ("[limits]\nmemory_mb = true\n", "'memory_mb' = True"),
+    "deep nesting": ("x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "nests arrays or tables too deeply"),
 }
 
 
 @pytest.mark.parametrize("mistake", ADAPTER_TOML_MISTAKES)
-def test_adapter_toml_mistakes(project, capsys, mistake):
+def test_adapter_toml_mistakes(project, own_tmp, capsys, mistake):
     add_solution(project, "m", GOOD)
     text, fragment = ADAPTER_TOML_MISTAKES[mistake]
     write(project.adapters_dir / "m" / "demo" / "adapter.toml", text)
     assert run() == 2
     assert_one_clear_error(capsys, "adapters/m/demo/adapter.toml", fragment)
+
+
+def test_model_toml_that_is_a_folder(project, own_tmp, capsys):
+    add_solution(project, "m", GOOD)
+    (project.solutions_dir / "m" / "model.toml").mkdir()
+    assert run() == 2
+    assert_one_clear_error(capsys, "solutions/m/model.toml", "is a folder", "must be a TOML file")
+
+
+@pytest.mark.parametrize("what", ["model folder", "solution folder", "adapter folder", "model.toml", "adapter.toml",
+                                  "challenge folder", "challenge.toml"])
+def test_symlinked_content_is_skipped_with_a_warning(project, capsys, tmp_path, what):
+    """Issue 13: a symlinked solutions/<m>/<c> outside the repository was run and published;
+    model.toml -> /dev/zero made `llmbench status` hang."""
+    outside = tmp_path / "outside"
+    add_solution(project, "m", GOOD)
+    write(outside / "demo" / "demo.py", GOOD["demo.py"])
+    write(outside / "demo" / "PRIVATE.md", "private notes\n")
+    link = {
+        "model folder": project.solutions_dir / "linked",
+        "solution folder": project.solutions_dir / "m2" / "demo",
+        "adapter folder": project.adapters_dir / "m" / "demo",
+        "model.toml": project.solutions_dir / "m" / "model.toml",
+        "adapter.toml": project.adapters_dir / "m" / "demo" / "adapter.toml",
+        "challenge folder": project.challenges_dir / "linked",
+        "challenge.toml": project.challenges_dir / "demo" / "challenge.toml",
+    }[what]
+    target = {"model folder": outside, "solution folder": outside / "demo", "adapter folder": outside / "demo",
+              "challenge folder": project.challenges_dir / "demo"}.get(what, "/dev/zero")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if what == "challenge.toml":
+        link.unlink()
+    link.symlink_to(target)
+    proc = subprocess.run([sys.executable, "-m", "llmbench.cli", "status"], cwd=project.root, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "LLMBENCH_ROOT": str(project.root)})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("warning: ") and str(link) in line]
+    assert len(warned) == 1 and "symbolic link; skipped" in warned[0], proc.stderr
+    if what == "challenge.toml":
+        return  # the only challenge is skipped: nothing to run
+    assert run() == 0
+    results = sorted(p.relative_to(project.results_dir).as_posix() for p in project.results_dir.rglob("*.json"))
+    assert results == ["m/demo.json"], results
+    assert "private" not in (project.results_dir / "m" / "demo.json").read_text()
 
 
 def test_invalid_model_folder_name(project, capsys):

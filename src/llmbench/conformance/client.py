@@ -98,7 +98,7 @@ class WorkerClient:
             ro.append(support)
             argv += ["--support", str(support)]
         for entry, target in (cfg.mapping or {}).items():
-            argv += ["--map", f"{entry}={target}"]
+            argv.append(f"--map={entry}={target}")  # one token: never read as an option
         import subprocess
 
         limits = Limits(wall_s=10**6, cpu_s=10**6, memory_mb=None if cfg.kind == "cuda" else cfg.memory_mb)

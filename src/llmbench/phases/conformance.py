@@ -83,7 +83,7 @@ def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, 
     if adapter.path is not None:
         argv += ["--llmbench-adapter", str(adapter.path)]
     for entry, target in adapter.mapping.items():
-        argv += ["--llmbench-map", f"{entry}={target}"]
+        argv.append(f"--llmbench-map={entry}={target}")  # one token: never read as an option
     if only_trap:
         argv += ["--llmbench-only-trap", only_trap]
     if k_expr:

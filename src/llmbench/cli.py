@@ -35,8 +35,10 @@ def cmd_run(args) -> int:
     if args.k:
         return cmd_rerun_k(args, project)
     with run_lock(project, on_wait=lambda: console.print("another llmbench run is in progress; waiting for it...")):
+        if args.repeat < 1:
+            raise LlmbenchError("--repeat takes a count of at least 1")
         plan = make_plan(project, args.model, args.challenge, controls=not args.no_controls, isolation=args.isolation,
-                         force=args.force)
+                         force=args.force or args.repeat > 1)  # a repeat re-runs every result key
         if args.shard:
             from .shard import select_shard
 
@@ -61,7 +63,7 @@ def cmd_run(args) -> int:
                 results.append(result)
 
             try:
-                run_plan(plan, project, args.jobs, args.isolation, on_done=done)
+                run_plan(plan, project, args.jobs, args.isolation, on_done=done, repeat=args.repeat)
             except KeyboardInterrupt:
                 console.print("[yellow]interrupted[/]: finished results are kept; run again to resume")
                 return 130
@@ -72,17 +74,29 @@ def cmd_run(args) -> int:
         for r in sorted(results, key=lambda r: (r.challenge, r.model, r.run_kind, r.mutant_trap or r.cheat or "")):
             own = r.phases.get("own_tests")
             conf = r.phases.get("conformance")
-            label = f"{r.model}/{r.challenge}" if r.run_kind == "solution" else \
-                f"{r.challenge}:{'reference' if r.run_kind == 'reference' else r.run_kind + ' ' + str(r.mutant_trap or r.cheat)}"
-            table.add_row(label, f"[{VERDICT_STYLE.get(r.status, 'white')}]{r.status}[/]",
+            table.add_row(_result_label(r), f"[{VERDICT_STYLE.get(r.status, 'white')}]{r.status}[/]",
                           _phase_cell(own), _phase_cell(conf),
                           f"{sum(1 for t in r.traps.values() if t.status == 'avoided')}/{len(r.traps)}",
                           f"{r.duration_s:.1f}s")
         console.print(table)
+    if args.repeat > 1 and results:
+        from .runner import is_flaky
+
+        for cid in sorted({r.challenge for r in results}):
+            mine = [r for r in results if r.challenge == cid]
+            flaky = [r for r in mine if is_flaky(r)]
+            console.print(f"{cid}: flake rate {len(flaky)}/{len(mine)} results changed verdict over {args.repeat} runs"
+                          + "".join(f"\n  flaky: {_result_label(r)}: {' | '.join(r.repeat_verdicts)}" for r in flaky))
     errors = [r for r in results if r.status == "harness_error"]
     for r in errors:
         console.print(f"[bold red]harness error[/] {r.model}/{r.challenge}: {r.reason}")
     return 1 if errors else 0
+
+
+def _result_label(r) -> str:
+    if r.run_kind == "solution":
+        return f"{r.model}/{r.challenge}"
+    return f"{r.challenge}:{'reference' if r.run_kind == 'reference' else r.run_kind + ' ' + str(r.mutant_trap or r.cheat)}"
 
 
 def _phase_cell(phase) -> str:
@@ -203,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--challenge", action="append", default=[], help="only this challenge (repeatable)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
     p.add_argument("--force", action="store_true", help="re-run even when cached")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run every result key N times (implies --force) and report results whose verdict changed")
     p.add_argument("-k", help="re-run the conformance tests matching EXPR of one solution, verbosely")
     p.add_argument("--no-controls", action="store_true", help="skip references and mutants")
     p.add_argument("--shard", help="I/N: run only shard I of N (deterministic from result keys)")

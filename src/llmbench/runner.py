@@ -310,14 +310,38 @@ def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict]
     return "ok", ""
 
 
-def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None) -> list[Result]:
-    """Run every uncached job; write each result as soon as it is complete."""
+def verdict_signature(result: Result) -> str:
+    """What a verdict is made of: the status and every trap's verdict (timings and messages excluded)."""
+    traps = ",".join(f"{t}={v.status}" for t, v in sorted(result.traps.items()))
+    return f"{result.status}; {traps}"
+
+
+def is_flaky(result: Result) -> bool:
+    return len(set(result.repeat_verdicts)) > 1
+
+
+def execute_repeated(job: Job, project: Project, isolation: str, repeat: int) -> Result:
+    """Run a job `repeat` times; the first result, carrying every run's verdict."""
+    first = execute(job, project, isolation)
+    verdicts = [verdict_signature(first)]
+    for _ in range(repeat - 1):
+        if STOPPING.is_set():
+            break
+        verdicts.append(verdict_signature(execute(job, project, isolation)))
+    if repeat > 1:
+        first.repeat_verdicts = verdicts
+    return first
+
+
+def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None,
+             repeat: int = 1) -> list[Result]:
+    """Run every uncached job (each `repeat` times); write each result as soon as it is complete."""
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
     STOPPING.clear()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(execute, job, project, isolation): job for job in todo}
+        futures = {pool.submit(execute_repeated, job, project, isolation, max(1, repeat)): job for job in todo}
         try:
             for fut in as_completed(futures):
                 job = futures[fut]

@@ -125,6 +125,9 @@ class Result(BaseModel):
     provenance: Provenance
     key: str
     duration_s: float = 0.0
+    # `llmbench run --repeat N`: the verdict of each of the N runs (llmbench.runner.verdict_signature);
+    # entries that differ make this a flaky result.
+    repeat_verdicts: list[str] = Field(default_factory=list)
 
 
 def json_schema() -> dict:

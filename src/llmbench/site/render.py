@@ -407,7 +407,26 @@ def r_controls(d: Directive, ctx: Context) -> str:
                f"cheats caught {cheats_caught}/{cheats_checked}"
                + (f" ({len(spec.cheat_names) - cheats_checked} not run here)"
                   if cheats_checked < len(spec.cheat_names) else "") + ".")
-    return "\n\n".join([caption, table(["Run", "Expected", "Outcome"], rows), downloads_line(ctx)])
+    parts = [caption, table(["Run", "Expected", "Outcome"], rows)]
+    flakes = _flake_line(ctx, cid)
+    if flakes:
+        parts.append(flakes)
+    return "\n\n".join([*parts, downloads_line(ctx)])
+
+
+def _flake_line(ctx: Context, cid: str) -> str:
+    """Flake rate of the results recorded with `llmbench run --repeat N` ('' when none were)."""
+    data = ctx.data
+    results = [r for (m, c), r in data.results.items() if c == cid]
+    results += list(data.controls.get(cid, {}).values())
+    repeated = [r for r in results if len(r.repeat_verdicts) > 1]
+    if not repeated:
+        return ""
+    flaky = [r for r in repeated if len(set(r.repeat_verdicts)) > 1]
+    names = ", ".join(esc(r.model if r.run_kind == "solution" else (r.mutant_trap or r.cheat or r.run_kind))
+                      for r in flaky[:10])
+    return (f"Flake rate: {len(flaky)} of {len(repeated)} results changed verdict when run again "
+            f"(`llmbench run --repeat`)" + (f": {names}." if flaky else "."))
 
 
 def _cheat_rows(ctx: Context, spec, runs: dict, rows: list) -> tuple[int, int]:

@@ -1,0 +1,30 @@
+"""`llmbench run --repeat N`: every result key re-run N times, results whose verdict changed reported."""
+from __future__ import annotations
+
+import pytest
+
+from llmbench.cli import main
+from llmbench.runner import is_flaky, verdict_signature
+from llmbench.store import ResultStore
+from tests.conftest import add_solution
+
+
+@pytest.mark.timeout(600)
+def test_repeat_reruns_cached_keys_and_reports_the_flake_rate(demo_project, capsys):
+    add_solution(demo_project, "model-a", {"demo.py": "def add(a, b):\n    return a + b\n"})
+    assert main(["run", "--no-controls"]) == 0
+    capsys.readouterr()
+    assert main(["run", "--no-controls", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 runs planned: 1 to run, 0 cached" in out  # cached keys are re-run too
+    assert "demo: flake rate 0/1 results changed verdict over 2 runs" in out
+    r = ResultStore(demo_project.results_dir).solutions()[("model-a", "demo")]
+    assert r.repeat_verdicts == ["ok; wrong_sign=avoided"] * 2 and not is_flaky(r)
+    assert verdict_signature(r) == "ok; wrong_sign=avoided"
+    r.repeat_verdicts = ["ok; wrong_sign=avoided", "failed; wrong_sign=fell_in"]
+    assert is_flaky(r)
+
+
+def test_repeat_needs_a_positive_count(demo_project, capsys):
+    assert main(["run", "--repeat", "0"]) != 0
+    assert "--repeat takes a count of at least 1" in capsys.readouterr().err

@@ -11,7 +11,8 @@ import warnings
 from .errors import ContentError, LlmbenchError
 from .project import Project
 
-VERDICT_STYLE = {"ok": "green", "failed": "red", "timeout": "yellow", "not_runnable": "magenta", "harness_error": "bold red"}
+VERDICT_STYLE = {"ok": "green", "failed": "red", "timeout": "yellow", "not_runnable": "magenta", "harness_error": "bold red",
+                 "partial": "cyan", "compiled_not_run": "cyan", "needs_adapter": "cyan", "missing_dependency": "cyan"}
 
 
 def _console():
@@ -103,7 +104,7 @@ def _phase_cell(phase) -> str:
     if phase is None:
         return "-"
     c = phase.counts
-    if phase.status in ("not_run", "not_runnable"):
+    if phase.status in ("not_run", "not_runnable", "needs_adapter", "missing_dependency", "compiled_not_run"):
         return f"{phase.status}"
     total = sum(v for k, v in c.items() if k != "asserts")
     return f"{c.get('passed', 0)} of {total} passed ({phase.status})"

@@ -100,12 +100,16 @@ def _own_test_asserts(phase) -> int | None:
 
 
 def _conformance_failures(result: Result) -> list[str]:
-    """Conformance tests that failed and are not tied to a trap (trap tests have their own rule)."""
+    """Conformance tests that failed on behavioural evidence and are not tied to a trap (trap
+    tests have their own rule). Our gaps (needs an adapter, a dependency) are never a failure."""
+    from .failures import BEHAVIOURAL, blocked_entries, effective_failure, proven_entries, view
+
     phase = _phase(result, "conformance")
-    if phase is None:
+    if phase is None or phase.status == "harness_error":
         return []
-    return [t.name for t in phase.tests
-            if t.outcome in ("failed", "error", "timeout") and not t.trap and t.decides]
+    tests = [view(t) for t in phase.tests if t.decides]
+    proven, blocked = proven_entries(tests), blocked_entries(tests)
+    return [t.name for t in tests if not t.trap and effective_failure(t, proven, blocked) in BEHAVIOURAL]
 
 
 def _fell_in(result: Result) -> list[str]:
@@ -141,13 +145,12 @@ def _plural(n: int, word: str) -> str:
 def flags(grade: str | None, result: Result | None) -> list[Flag]:
     """Contradictions between a judge's grade and a solution's result (empty when none).
 
-    No grade, no result, a control run or a harness error gives no flags: there is nothing
-    to contradict, or the evidence is ours and not the solution's.
+    No grade, no result or a control run gives no flags. A harness error in one phase drops
+    only what that phase would have shown (the rest still counts); our gaps (needs an
+    adapter, a dependency, a GPU) never raise a flag.
     """
     points = grade_points(grade)
     if points is None or result is None or result.run_kind != "solution":
-        return []
-    if result.status == "harness_error":
         return []
     out: list[Flag] = []
     if points >= grade_points(HIGH_GRADE):
@@ -160,7 +163,7 @@ def flags(grade: str | None, result: Result | None) -> list[Flag]:
             out.append(Flag("high_grade_not_runnable", "cannot run",
                             f"Graded {grade}, but the solution could not be run: {result.reason or 'not runnable'}."))
         own = _phase(result, "own_tests")
-        if own is not None:
+        if own is not None and own.status != "harness_error":
             if own.status == "failed":
                 failed = own.counts.get("failed", 0) + own.counts.get("error", 0)
                 detail = f"{_plural(failed, 'test')} failed" if failed else (own.reason or "they failed")
@@ -289,6 +292,8 @@ def evidence_ranking(results, models) -> list[RankingRow]:
         avoided = fell = unverified = inexpressible = 0
         rates = []
         for r in counted:
+            # The solution's own inability to run counts against it; our gaps (needs_adapter,
+            # missing_dependency, compiled_not_run, partial) are not counted at all.
             could_not_run = r.status in ("not_runnable", "timeout")
             for v in r.traps.values():
                 if v.status == "avoided":

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cheats
+from . import cheats, failures
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .kinds import PHASES
@@ -290,24 +290,8 @@ def _runner(sandbox: Sandbox):
 
 
 def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict]) -> tuple[str, str]:
-    for p in phases.values():
-        if p.status == "harness_error":
-            return "harness_error", f"{p.name}: {p.reason}"
-    conf = phases.get("conformance")
-    comp = phases.get("compile")
-    if comp is not None and comp.status == "failed":
-        return "failed", f"compile: {comp.reason}"
-    if conf is not None and conf.status in ("not_runnable", "timeout", "failed"):
-        return conf.status, conf.reason
-    fell = [t for t, v in traps.items() if v.status == "fell_in"]
-    if fell:
-        return "failed", f"fell into {', '.join(fell)}"
-    own = phases.get("own_tests")
-    if own is not None and own.status in ("failed", "timeout"):
-        return "failed", f"own tests: {own.reason}"
-    if conf is not None and conf.status == "not_run" and own is not None and own.status == "not_runnable":
-        return "not_runnable", own.reason
-    return "ok", ""
+    """The result's status word (see schema.STATUS_MEANING); rules in llmbench.failures."""
+    return failures.overall_status(phases, traps)
 
 
 def verdict_signature(result: Result) -> str:

@@ -8,13 +8,38 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = 1
+# 2: statuses split our gaps (needs_adapter, missing_dependency, compiled_not_run) from the
+# solution's behaviour, added partial; tests carry their Failure; traps their cause.
+SCHEMA_VERSION = 2
 
 Outcome = Literal["passed", "failed", "error", "timeout", "skipped", "not_run"]
-# The solution's outcome; harness_error is ours, never the solution's fault.
-Status = Literal["ok", "failed", "timeout", "not_runnable", "harness_error"]
-PhaseStatus = Literal["ok", "failed", "timeout", "not_runnable", "not_run", "harness_error"]
+Status = Literal["ok", "failed", "timeout", "partial", "compiled_not_run", "needs_adapter", "missing_dependency",
+                 "not_runnable", "harness_error"]
+PhaseStatus = Literal["ok", "failed", "timeout", "partial", "compiled_not_run", "needs_adapter", "missing_dependency",
+                      "not_runnable", "not_run", "harness_error"]
 TrapStatus = Literal["avoided", "fell_in", "not_run"]
+
+# What each status means, for renderers (word, meaning) and the site's glossary. "Ours"
+# statuses say nothing about the solution: never red, never a flag.
+STATUS_MEANING: dict[str, tuple[str, str, str]] = {
+    # status: (short word, whose evidence: "solution" | "ours" | "none", meaning)
+    "ok": ("ok", "solution", "every phase that judges behaviour ran and nothing failed"),
+    "failed": ("failed", "solution", "behavioural evidence of a defect: a trap fallen into, a failing test, "
+                                     "or code that does not compile"),
+    "timeout": ("timed out", "solution", "the solution ran past its time limit (measured by the harness)"),
+    "partial": ("partial", "ours", "only some phases or entry points could run (the rest need an adapter, a "
+                                   "dependency or a GPU); nothing that ran failed"),
+    "compiled_not_run": ("compiled (not run: no GPU)", "ours", "the code compiled; nothing could run here"),
+    "needs_adapter": ("needs an adapter", "ours", "the calling convention differs from the canonical API, or the "
+                                                  "entry point is missing or ambiguous: an adapter must map it"),
+    "missing_dependency": ("needs a dependency", "ours", "the solution imports a package (or tool) we do not "
+                                                         "install"),
+    "not_runnable": ("not runnable", "solution", "the solution's code could not be loaded or nothing of it could run "
+                                                 "(e.g. it raises on import)"),
+    "harness_error": ("unverified", "ours", "our harness or suite broke; the verdicts that depend on it are "
+                                            "unverified"),
+    "not_run": ("not run", "none", "this phase did not run (nothing to run, or not applicable)"),
+}
 RunKind = Literal["solution", "reference", "mutant", "cheat"]
 # Conformance tests: "prompt" checks a rule the study's prompt states (or one that follows
 # necessarily from it); "beyond" is stricter than the prompt and never decides a verdict.
@@ -22,8 +47,17 @@ Tier = Literal["prompt", "beyond"]
 
 
 class TestRecord(BaseModel):
+    """One test. failure: a llmbench.failures.Failure value when it did not pass; verified:
+    the harness established that failure itself (not the solution's process); entry: the
+    entry point whose call failed; calls: entry points the test called."""
+
     name: str
     outcome: Outcome
+    failure: str = ""
+    verified: bool = False
+    entry: str = ""
+    calls: list[str] = Field(default_factory=list)
+    smoke: bool = False
     duration_s: float = 0.0
     message: str = ""
     trap: str | None = None
@@ -54,8 +88,12 @@ class PhaseResult(BaseModel):
 
 
 class TrapVerdict(BaseModel):
+    """fell_in only on behavioural evidence; not_run carries its cause (a Failure value such as
+    protocol_mismatch or missing_dependency) and a reason a reader understands."""
+
     status: TrapStatus
     reason: str = ""
+    cause: str = ""
     tests: list[str] = Field(default_factory=list)
 
 
@@ -64,6 +102,7 @@ class Metric(BaseModel):
     unit: str = ""
     better: Literal["lower", "higher", "none"] = "none"
     test: str = ""
+    self_reported: bool = False  # measured inside the solution's process: shown as such, never a verdict
 
 
 class Reported(BaseModel):

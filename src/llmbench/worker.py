@@ -45,6 +45,46 @@ class EntryNotFound(Exception):
     pass
 
 
+class AmbiguousEntry(Exception):
+    """Several of the solution's modules define the entry point: refused, never guessed."""
+
+
+class MethodMissing(AttributeError):
+    """A method our protocol calls is missing on an object the solution returned."""
+
+
+class LoadFailed(Exception):
+    """The module defining the entry point raised while being imported."""
+
+
+def defining_modules(solution: Path, entry: str, candidates: list[tuple[str, Path]]) -> list[str]:
+    """Modules whose top level defines `entry` (def, class or assignment), read from the AST.
+
+    Parsing happens here, in the sandbox: a hostile file can only hurt this worker.
+    Re-exports (`from x import entry`) are not definitions.
+    """
+    import ast
+
+    out = []
+    for name, path in candidates:
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+            continue
+        for node in tree.body:
+            targets = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                targets = [node.name]
+            elif isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                targets = [node.target.id]
+            if entry in targets:
+                out.append(name)
+                break
+    return out
+
+
 class SolutionLoader:
     """Finds canonical entry points: adapter.py, then adapter.toml mapping, then a search."""
 
@@ -89,8 +129,14 @@ class SolutionLoader:
     def resolve(self, entry: str):
         # Cached: a solution may make its own folder unreadable after the first call.
         if entry not in self.resolved:
-            self.resolved[entry] = self._resolve(entry)
-        return self.resolved[entry]
+            try:
+                self.resolved[entry] = self._resolve(entry)
+            except (EntryNotFound, MissingDependency, AmbiguousEntry, LoadFailed) as exc:
+                self.resolved[entry] = exc
+        found = self.resolved[entry]
+        if isinstance(found, BaseException):
+            raise found
+        return found
 
     def _resolve(self, entry: str):
         if self.kind == "cuda":
@@ -122,6 +168,7 @@ class SolutionLoader:
                     except AttributeError:
                         break
             looked.append(f"adapter.toml mapping {self.mapping[entry]}")
+        candidates = []
         for path in sorted(self.solution.rglob("*.py")):
             rel = path.relative_to(self.solution)
             if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
@@ -131,7 +178,21 @@ class SolutionLoader:
             name = ".".join(rel.with_suffix("").parts)
             if name.endswith(".__init__"):
                 name = name[: -len(".__init__")]
-            looked.append(str(rel))
+            candidates.append((name, path))
+        definers = defining_modules(self.solution, entry, candidates)
+        if len(definers) > 1:
+            files = [str(p.relative_to(self.solution)) for n, p in candidates if n in definers]
+            raise AmbiguousEntry(f"{entry} is defined in {len(files)} modules ({', '.join(files)}); "
+                                 f"say which in adapters/<model>/<challenge>/adapter.toml "
+                                 f"([entry_points] {entry} = \"module.{entry}\")")
+        if definers:
+            module = self._import(definers[0])
+            if module is not None and callable(getattr(module, entry, None)):
+                return getattr(module, entry)
+            if module is None and definers[0] in self.import_errors and not self.missing:
+                raise LoadFailed(f"{definers[0]}: {self.import_errors[definers[0]]}")
+        for name, path in candidates:
+            looked.append(str(path.relative_to(self.solution)))
             module = self._import(name)
             if module is not None and callable(getattr(module, entry, None)):
                 return getattr(module, entry)
@@ -153,6 +214,7 @@ class Worker:
         self.objects: dict[int, object] = {}
         self.next_id = 1
         self.trace_roots = tuple(str(p) for p in (loader.solution, loader.adapter) if p is not None)
+        self.supplied: dict[int, object] = {}  # objects built from our specs (kept alive: ids stay unique)
 
     # -- handles and specs --------------------------------------------------------------
     def to_handle(self, obj) -> tuple[int, str]:
@@ -175,7 +237,9 @@ class Worker:
         factory = getattr(module, cls, None)
         if factory is None:
             raise wire.ProtocolError(f"support.py has no {cls}")
-        return factory(**params)
+        obj = factory(**params)
+        self.supplied[id(obj)] = obj
+        return obj
 
     # -- calling --------------------------------------------------------------------------
     def decode_args(self, header, blobs):
@@ -228,10 +292,42 @@ class Worker:
         return value, {"seconds": seconds, "peak_bytes": int(state["peak"] - base),
                        "largest_step_bytes": int(state["largest"])}
 
+    def probe(self, entry: str) -> dict:
+        """Where the entry point is and its parameters, or why it cannot be used (plain data)."""
+        from .signature import params_of
+
+        kinds = ((EntryNotFound, "entry_missing"), (MissingDependency, "missing_dependency"),
+                 (AmbiguousEntry, "ambiguous_entry"), (LoadFailed, "load_error"))
+        try:
+            fn = self.loader.resolve(entry)
+        except tuple(k for k, _ in kinds) as exc:
+            kind = next(name for cls, name in kinds if isinstance(exc, cls))
+            return {"found": False, "failure": kind, "message": str(exc)[:2000]}
+        where = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', entry)}"
+        return {"found": True, "where": where[:300], "params": params_of(fn)}
+
+    def protocol_gap(self, exc: BaseException, op: str, header: dict) -> str | None:
+        """A failure at the boundary of our protocol, described; None when it is the solution's own.
+
+        An attribute missing on an object we supplied (the model) or a method missing on an
+        object the solution returned means the calling conventions differ.
+        """
+        if not isinstance(exc, AttributeError):
+            return None
+        obj = getattr(exc, "obj", None)
+        if obj is not None and id(obj) in self.supplied and self.supplied[id(obj)] is obj:
+            return (f"the solution uses {type(obj).__name__}.{getattr(exc, 'name', '?')}, which the "
+                    f"challenge's model interface does not have")
+        if isinstance(exc, MethodMissing):
+            return str(exc)
+        return None
+
     def handle(self, header: dict, blobs: list[bytes]):
         op = header.get("op")
         if op == "ping":
             return {"ok": True, "value": "pong"}, []
+        if op == "probe":
+            return {"ok": True, "value": wire.encode(self.probe(str(header.get("entry", ""))), [])}, []
         if op == "has":
             try:
                 self.loader.resolve(header["entry"])
@@ -259,7 +355,12 @@ class Worker:
             if op == "call":
                 fn = self.loader.resolve(header["entry"])
             else:
-                fn = getattr(self.from_handle(int(header["handle"]), ""), header["name"])
+                target = self.from_handle(int(header["handle"]), "")
+                try:
+                    fn = getattr(target, header["name"])
+                except AttributeError:
+                    raise MethodMissing(f"the {type(target).__name__} the solution returned has no method "
+                                        f"{header['name']!r}") from None
             measure = bool(header.get("measure_memory"))
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             value, stats = self.measured(fn, args, kwargs, measure)
@@ -285,7 +386,12 @@ def _nbytes(value, depth=0) -> int:
     return 0
 
 
-def error_response(exc: BaseException) -> dict:
+def error_response(exc: BaseException, protocol: str | None = None) -> dict:
+    if protocol:
+        return {"ok": False, "kind": "protocol_mismatch", "type": type(exc).__name__, "message": protocol}
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return {"ok": False, "kind": "missing_dependency", "type": "ModuleNotFoundError",
+                "message": str(exc.name).split(".")[0]}
     if isinstance(exc, MissingDependency):
         return {"ok": False, "kind": "missing_dependency", "type": "MissingDependency", "message": str(exc)}
     if isinstance(exc, EntryNotFound):
@@ -331,7 +437,11 @@ def main(argv: list[str] | None = None) -> None:
         except BaseException as exc:  # noqa: BLE001 - report everything, including SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            response, out_blobs = error_response(exc), []
+            try:
+                gap = worker.protocol_gap(exc, str(header.get("op")), header)
+            except Exception:  # noqa: BLE001 - a hostile exception object
+                gap = None
+            response, out_blobs = error_response(exc, gap), []
         try:
             wire.write_message(proto_out, response, out_blobs)
         except (ValueError, TypeError) as exc:

@@ -44,7 +44,9 @@ def test_no_grade_or_no_result_or_control_gives_nothing():
     assert flags(None, bad) == []
     assert flags("A", None) == []
     assert flags("A", make_result(status="not_runnable", run_kind="reference")) == []
-    assert flags("A", make_result(status="harness_error", phases=[phase("compile", "failed")])) == []
+    # Issue 11: a harness error elsewhere never silently drops what a phase that ran shows.
+    assert [f.rule for f in flags("A", make_result(status="harness_error", phases=[phase("compile", "failed")]))] \
+        == ["high_grade_no_compile"]
 
 
 def test_high_grade_compile_failure():

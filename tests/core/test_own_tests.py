@@ -39,11 +39,11 @@ def test_hanging_script_times_out(tmp_path):
     assert phase.tests[0].outcome == "timeout" and "timeout after" in phase.tests[0].message
 
 
-def test_missing_dependency_is_not_runnable_not_failed(tmp_path, sandbox):
+def test_missing_dependency_is_our_gap_not_failed(tmp_path, sandbox):
     write(tmp_path / "model.py", "import torch\n\ndef f():\n    return torch.zeros(1)\n")
     write(tmp_path / "test_model.py", "from model import f\n\ndef test_f():\n    assert f() is not None\n")
     phase = run_own_tests(tmp_path, sandbox, timeout_s=60)
-    assert phase.status == "not_runnable"
+    assert phase.status == "missing_dependency"
     assert "torch" in phase.reason and phase.details["missing_dependencies"] == ["torch"]
 
 

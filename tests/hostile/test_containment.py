@@ -51,7 +51,7 @@ def assert_contained(hr: HostileRun, limits: dict) -> None:
 # ---------------------------------------------------------------------------- expectations
 def hangs(hr: HostileRun):
     conf = conformance(hr)
-    assert conf.status == "failed" and {t.outcome for t in conf.tests} == {"timeout"}
+    assert conf.status == "timeout" and {t.outcome for t in conf.tests} == {"timeout"}  # "timed out", issue 11
     assert "timeout after 2 s" in hr.messages() and "worker killed" in hr.messages()
     assert hr.result.traps["wrong_sign"].status == "fell_in"
 
@@ -135,11 +135,13 @@ def suite_timeout(hr: HostileRun):
 
 
 def exit_import(hr: HostileRun):
-    assert hr.result.status == "failed" and "called sys.exit(3) at import" in hr.messages()
+    # Cannot be loaded: not runnable (its fault), but no trap evidence (issue 11).
+    assert hr.result.status == "not_runnable" and "called sys.exit(3) at import" in hr.messages()
+    assert hr.result.traps["wrong_sign"].status == "not_run"
 
 
 def os_exit_import(hr: HostileRun):
-    assert hr.result.status == "failed" and "worker died during add: exited (status 0)" in hr.messages()
+    assert hr.result.status == "not_runnable" and "worker died during add: exited (status 0)" in hr.messages()
     assert [t.message for t in own(hr).tests] == ["pytest wrote no report"]  # exit status 0, mid-collection
 
 

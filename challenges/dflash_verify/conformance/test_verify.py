@@ -18,7 +18,7 @@ cases make the wrong algorithm break the study's rules.
 import numpy as np
 import pytest
 
-from llmbench.conformance import remote
+from llmbench.conformance import expect_structure, remote
 from support import HashTargetModel
 from tree_oracle import chain_problem, emitted_problem, expected_verify, variant_walk
 from tree_shapes import (BONUS_SHAPES, LOGITS_SHAPES, MIXED_SHAPES, SHAPES,
@@ -44,8 +44,12 @@ def verify(solution, inputs, seed, prompt, tokens, parents, policy="use", temper
            f"tree_parents={parents} temperature={temperature}")
     out = solution.verify_and_accept(list(prompt), list(tokens), list(parents),
                                      remote("HashTargetModel", **params), temperature)
-    assert len(out) == 2, f"expected (accepted_tokens, new_token), got {out!r}"
+    # The pair's structure is the calling convention (an adapter can translate it); its
+    # values are the behaviour.
+    expect_structure(isinstance(out, (tuple, list)) and len(out) == 2,
+                     f"expected (accepted_tokens, new_token), got {out!r}"[:300])
     accepted, new = out
+    expect_structure(new is None or np.ndim(new) == 0, f"new_token must be one token id or None, got {new!r}"[:300])
     return [int(t) for t in np.asarray(accepted).reshape(-1)], (None if new is None else int(new))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import wire
 from . import scale
+from ..failures import Failure
 from ..sandbox import Limits, Sandbox, TailBuffer, describe_exit, drain, make_copy, remove_copy
 
 STARTUP_TIMEOUT_S = 60.0
@@ -18,6 +19,8 @@ STARTUP_TIMEOUT_S = 60.0
 
 class SolutionError(Exception):
     """The solution raised an exception inside the worker."""
+
+    failure = Failure.RAISED
 
     def __init__(self, type_name: str, message: str, tb: str = ""):
         self.type_name, self.message, self.traceback = type_name, message, tb
@@ -27,21 +30,82 @@ class SolutionError(Exception):
 class WorkerFailure(Exception):
     """The worker died or misbehaved: the test fails with this reason."""
 
+    failure = Failure.CRASHED
+
 
 class WorkerCrash(WorkerFailure):
     pass
 
 
+class ResourceLimit(WorkerCrash):
+    """The worker was stopped by its memory (or other) limit."""
+
+    failure = Failure.RESOURCE_LIMIT
+
+
 class CallTimeout(WorkerFailure):
-    pass
+    failure = Failure.TIMEOUT
 
 
-class EntryPointMissing(WorkerFailure):
+class HarnessGap(WorkerFailure):
+    """A call that could not judge behaviour (our gap). The trusted side decided it (verified)
+    or the worker reported it (then it counts only for entry points no test saw working)."""
+
+    failure = Failure.HARNESS_ERROR
+
+    def __init__(self, message: str, entry: str = "", verified: bool = True):
+        super().__init__(message)
+        self.entry, self.verified = entry, verified
+
+
+class EntryPointMissing(HarnessGap):
     """The solution has no such entry point (maps to trap not_run, never fell_in)."""
 
+    failure = Failure.ENTRY_MISSING
 
-class MissingDependency(WorkerFailure):
-    """The solution imports a package the sandbox lacks (not_runnable)."""
+
+class MissingDependency(HarnessGap):
+    """The solution imports a package the sandbox lacks."""
+
+    failure = Failure.MISSING_DEPENDENCY
+
+
+class ProtocolMismatch(HarnessGap):
+    """The calling conventions differ: arguments, a method of an object, or a return structure."""
+
+    failure = Failure.PROTOCOL
+
+
+class AmbiguousEntry(HarnessGap):
+    failure = Failure.AMBIGUOUS
+
+
+class LoadError(HarnessGap):
+    """The module defining the entry point raised on import (the solution's fault, no trap evidence)."""
+
+    failure = Failure.LOAD_ERROR
+
+
+class ReturnMismatch(ProtocolMismatch):
+    """Raised by a suite's structure check (expect_structure): the value returned does not have
+    the canonical structure. Reported, not verified: the solution chose what to return."""
+
+    def __init__(self, message: str, entry: str = ""):
+        super().__init__(message, entry, verified=False)
+
+
+_PROBE_FAILURES = {"entry_missing": EntryPointMissing, "missing_dependency": MissingDependency,
+                   "ambiguous_entry": AmbiguousEntry, "load_error": LoadError}
+
+
+@dataclass
+class CallEvent:
+    """One call into the worker, as the trusted side saw it (the plugin reads these per test)."""
+
+    entry: str
+    failure: Failure | None = None
+    verified: bool = False
+    message: str = ""
 
 
 @dataclass
@@ -65,6 +129,7 @@ class WorkerConfig:
     memory_mb: int | None = 4096
     isolation: str = "auto"
     gpu: bool = False
+    canonical: dict | None = None  # entry -> canonical signature text (challenge.toml)
 
 
 class WorkerClient:
@@ -138,7 +203,8 @@ class WorkerClient:
             raise CallTimeout(f"timeout after {timeout:g} s ({what}); worker killed") from None
         except EOFError:
             reason = self._die()
-            raise WorkerCrash(f"worker died during {what}: {reason}") from None
+            cls = ResourceLimit if reason.startswith("memory limit") else WorkerCrash
+            raise cls(f"worker died during {what}: {reason}") from None
         except wire.ProtocolError as exc:
             self._die()
             raise WorkerCrash(f"worker sent a malformed reply during {what}: {exc}") from None
@@ -220,12 +286,20 @@ class RemoteHandle(wire.HandleRef):
 
 
 class SolutionProxy:
-    """The `solution` fixture: entry points of the solution, executed in the worker."""
+    """The `solution` fixture: entry points of the solution, executed in the worker.
+
+    Before an entry point's first call the proxy asks the worker where it is and what its
+    parameters are (once per session, before any test input reaches the solution), checks
+    them against the canonical signature and binds every call's arguments itself. A gap
+    found that way is *verified*: a solution cannot fake it on a trap's inputs.
+    """
 
     def __init__(self, config: WorkerConfig):
         self._config = config
         self._client = WorkerClient(config)
         self._generation = 0
+        self._probes: dict[str, dict] = {}
+        self.events: list[CallEvent] = []  # calls of the current test (the plugin clears it)
 
     def _ensure(self) -> WorkerClient:
         if not self._client.alive:
@@ -243,51 +317,158 @@ class SolutionProxy:
     def close(self) -> None:
         self._client.stop()
 
+    # -- trusted facts about entry points ------------------------------------------------
+    def probe(self, entry: str) -> dict:
+        """{"found": bool, "failure": Failure value, "message", "params", "where", "differs"}."""
+        if entry not in self._probes:
+            try:
+                raw, _ = self._request({"op": "probe", "entry": entry}, [], None)
+            except (WorkerFailure, SolutionError) as exc:
+                # Loading the solution killed, hung or corrupted the worker before any test
+                # input reached it: it cannot run (the solution's fault, but no trap evidence).
+                raw = {"found": False, "failure": "load_error", "message": f"while loading {entry}: {exc}"}
+            self._probes[entry] = self._checked_probe(entry, raw)
+        return self._probes[entry]
+
+    def _checked_probe(self, entry: str, raw) -> dict:
+        from ..signature import differences, parse_canonical, render
+
+        if not isinstance(raw, dict):
+            raise WorkerCrash(f"worker sent a malformed probe reply for {entry}")
+        if not raw.get("found"):
+            kind = str(raw.get("failure", "entry_missing"))
+            return {"found": False, "failure": kind if kind in _PROBE_FAILURES else "entry_missing",
+                    "message": str(raw.get("message", ""))[:2000]}
+        params = raw.get("params")
+        canonical_text = (self._config.canonical or {}).get(entry, "")
+        canonical = parse_canonical(canonical_text) if canonical_text else None
+        diff = differences(canonical, params) if canonical is not None else []
+        out = {"found": True, "params": params, "where": str(raw.get("where", ""))[:300], "differs": ""}
+        if diff:
+            out["differs"] = (f"{render(entry, params)} here, canonical {render(entry, canonical)}: "
+                              + "; ".join(diff))
+        return out
+
+    def _check_call(self, entry: str, args: tuple, kwargs: dict) -> None:
+        """Raise the verified gap of this call, if any, before the solution sees its inputs."""
+        from ..signature import bind_error
+
+        info = self.probe(entry)
+        if not info["found"]:
+            cls = _PROBE_FAILURES[info["failure"]]
+            message = info["message"]
+            if cls is MissingDependency:
+                message = f"missing dependency {message}"
+            raise cls(message, entry)
+        if info["differs"]:
+            raise ProtocolMismatch(info["differs"], entry)
+        why = bind_error(info["params"], len(args), list(kwargs))
+        if why:
+            raise ProtocolMismatch(f"{entry}: the call does not bind ({why})", entry)
+
+    # -- transport --------------------------------------------------------------------------
     def _request(self, header, blobs, timeout, handle=None):
         client = self._ensure()
         if handle is not None and handle._gen != self._generation:
             raise WorkerCrash("this remote object died with an earlier worker")
         reply, rblobs = client.request(header, blobs, timeout)
+        what = header.get("entry") or header.get("name") or ""
         if not reply.get("ok"):
             kind = reply.get("kind")
-            if kind == "not_found":
-                raise EntryPointMissing(reply.get("message", ""))
-            if kind == "missing_dependency":
-                raise MissingDependency(f"missing dependency: {reply.get('message', '')}")
+            message = str(reply.get("message", ""))[:4000]
+            if kind == "protocol_mismatch":
+                raise ProtocolMismatch(message, what, verified=False)
+            if kind == "missing_dependency" and _really_missing(message):
+                raise MissingDependency(f"missing dependency {message}", what, verified=False)
             if kind == "protocol":
-                raise WorkerCrash(f"protocol error: {reply.get('message', '')}")
-            raise SolutionError(str(reply.get("type", "Exception")), str(reply.get("message", "")),
-                                str(reply.get("traceback", "")))
+                raise WorkerCrash(f"protocol error: {message}")
+            # Anything else, including a "not found" after the probe found the entry point,
+            # is what the solution raised.
+            raise SolutionError(str(reply.get("type", "Exception"))[:200], message,
+                                str(reply.get("traceback", ""))[-8000:])
         gen = self._generation
         try:
             value = wire.decode(reply.get("value"), rblobs, lambda hid, t: RemoteHandle(self, hid, t, gen))
         except wire.ProtocolError as exc:
             raise WorkerCrash(f"worker sent a malformed value: {exc}") from None
-        return value, reply.get("stats", {})
+        stats = reply.get("stats", {})
+        return value, stats if isinstance(stats, dict) else {}
 
     def _invoke(self, header, args, kwargs, measure_memory, timeout, handle=None) -> CallResult:
-        blobs: list[bytes] = []
-        header = dict(header, measure_memory=measure_memory,
-                      args=wire.encode(list(args), blobs), kwargs=wire.encode(dict(kwargs), blobs))
-        scale.note_inputs(blobs, (header.get("entry", header.get("name")), header["args"], header["kwargs"]))
-        value, stats = self._request(header, blobs, timeout, handle)
-        return CallResult(value, float(stats.get("seconds", 0.0)), stats.get("peak_bytes"),
-                          stats.get("largest_step_bytes"), stats.get("rss_delta_bytes"), int(stats.get("output_bytes", 0)))
+        entry = header.get("entry") or (f"{handle._type}.{header.get('name')}" if handle is not None else "")
+        # A call handing the solution our objects (a model) exercises their interface too: it
+        # is its own convention, proven working only by a passing test that also did so.
+        event = CallEvent(entry + ("+remote" if _has_spec((args, kwargs)) else ""))
+        self.events.append(event)
+        try:
+            if header.get("op") == "call":
+                self._check_call(header["entry"], args, kwargs)
+            blobs: list[bytes] = []
+            header = dict(header, measure_memory=measure_memory,
+                          args=wire.encode(list(args), blobs), kwargs=wire.encode(dict(kwargs), blobs))
+            scale.note_inputs(blobs, (header.get("entry", header.get("name")), header["args"], header["kwargs"]))
+            start = time.monotonic()
+            value, stats = self._request(header, blobs, timeout, handle)
+            seconds = time.monotonic() - start  # our clock, not the solution's
+        except HarnessGap as exc:
+            event.failure, event.verified, event.message = exc.failure, exc.verified, str(exc)
+            exc.entry = event.entry
+            raise
+        except (SolutionError, WorkerFailure) as exc:
+            event.failure, event.message = exc.failure, str(exc)
+            raise
+        return CallResult(value, seconds, _stat(stats, "peak_bytes"), _stat(stats, "largest_step_bytes"),
+                          _stat(stats, "rss_delta_bytes"), int(_stat(stats, "output_bytes") or 0))
 
     def call(self, entry: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs) -> CallResult:
         return self._invoke({"op": "call", "entry": entry}, args, kwargs, measure_memory, timeout)
 
     def has(self, entry: str) -> bool:
-        return bool(self._request({"op": "has", "entry": entry}, [], None)[0])
+        return bool(self.probe(entry)["found"])
 
     def accepts(self, entry: str, kwarg: str) -> bool:
-        return bool(self._request({"op": "accepts", "entry": entry, "kwarg": kwarg}, [], None)[0])
+        """Whether the entry point takes this keyword argument (from the probe's parameters)."""
+        info = self.probe(entry)
+        if not info["found"] or not isinstance(info.get("params"), list):
+            return bool(info["found"])
+        return any(p[1] == "var_keyword" or (p[0] == kwarg and p[1] != "positional_only") for p in info["params"])
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
 
         return _Entry(self, name)
+
+
+def _has_spec(value, depth: int = 0) -> bool:
+    if isinstance(value, wire.Spec):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_has_spec(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_has_spec(v, depth + 1) for v in value.values())
+    return False
+
+
+def _stat(stats: dict, key: str):
+    """A number from the worker's self-reported stats, or None (never trusted for verdicts)."""
+    value = stats.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _really_missing(name: str) -> bool:
+    """The worker says the solution imported a package we lack: true only if we lack it too."""
+    import importlib.util
+
+    top = name.split(".")[0]
+    if not top.isidentifier():
+        return False
+    try:
+        return importlib.util.find_spec(top) is None
+    except (ImportError, ValueError):
+        return True
 
 
 class _Entry:

@@ -18,8 +18,8 @@ import pytest
 from . import scale
 from ..challenge import load_challenge
 from ..errors import ContentError
-from .client import (CallTimeout, EntryPointMissing, MissingDependency, SolutionError, SolutionProxy,
-                     WorkerConfig, WorkerFailure)
+from ..failures import Failure, finite_metrics
+from .client import HarnessGap, ReturnMismatch, SolutionError, SolutionProxy, WorkerConfig, WorkerFailure
 
 _STATE: dict = {"records": {}, "challenge": None}
 
@@ -161,9 +161,12 @@ def _proxy(request, challenge, gpu):
         memory_mb=opt("--llmbench-memory-mb") or int(limits["memory_mb"]),
         isolation=opt("--llmbench-isolation"),
         gpu=gpu is not None,
+        canonical={e.name: e.signature for e in challenge.entry_points if e.signature},
     )
     proxy = SolutionProxy(config)
+    _STATE["proxy"] = proxy
     yield proxy
+    _STATE["proxy"] = None
     proxy.close()
 
 
@@ -179,7 +182,11 @@ def record_metric(request, challenge):
             raise ContentError(challenge.path / "challenge.toml",
                                f"metric '{name}' recorded by {request.node.name} is not declared; "
                                f"declared: {', '.join(m.name for m in challenge.metrics)}")
-        request.node.user_properties.append(("llmbench_metric", (name, float(value))))
+        kept, dropped = finite_metrics({name: value})
+        if dropped:  # a NaN/inf figure is no measurement: say so instead of recording it
+            request.node.user_properties.append(("llmbench_note", f"metric {name} not recorded: value {value!r}"))
+            return
+        request.node.user_properties.append(("llmbench_metric", (name, kept[name])))
 
     return record
 
@@ -192,6 +199,13 @@ def inputs(request):
     return describe
 
 
+def pytest_runtest_setup(item):
+    proxy = _STATE.get("proxy")
+    if proxy is not None:
+        proxy.events.clear()
+    _STATE["events"] = []
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -202,11 +216,53 @@ def pytest_runtest_makereport(item, call):
         _record(item, report, call)
 
 
+def _events(item) -> list:
+    proxy = _STATE.get("proxy")
+    return list(proxy.events) if proxy is not None else []
+
+
+def classify(exc, events, when: str) -> tuple[Failure, bool, str]:
+    """(failure, verified, entry) of a failed test from its exception and its calls.
+
+    A gap seen in any call of the test wins over the exception the test ended with: a suite
+    that catches broad exceptions (and fails with its own message) must not turn a missing
+    dependency or a calling-convention mismatch into a trap. Only our own exception classes
+    and the trusted side's call log are read; nothing the solution names.
+    """
+    gap = next((e for e in events if e.failure is not None and e.failure.is_gap), None)
+    if gap is not None:
+        return gap.failure, gap.verified, gap.entry
+    last = events[-1].entry if events else ""
+    if isinstance(exc, ContentError):
+        return Failure.HARNESS_ERROR, True, ""
+    if isinstance(exc, ReturnMismatch):
+        return Failure.PROTOCOL, False, exc.entry or last
+    if isinstance(exc, HarnessGap):
+        return exc.failure, exc.verified, exc.entry or last
+    if isinstance(exc, (SolutionError, WorkerFailure)):
+        failed = next((e for e in reversed(events) if e.failure is not None), None)
+        return exc.failure, False, failed.entry if failed is not None else last
+    if when == "setup":
+        return Failure.HARNESS_ERROR, True, ""
+    if isinstance(exc, (AssertionError, pytest.fail.Exception)) or exc is None:
+        return Failure.WRONG_ANSWER, False, ""
+    if events:
+        # Our test code choked on what the solution returned (unpacking, int(None), a
+        # missing key): the structure differs. Reported, so it counts as a gap only while
+        # no test has seen this entry point work.
+        return Failure.PROTOCOL, False, last
+    return Failure.HARNESS_ERROR, True, ""
+
+
 def _record(item, report, call) -> None:
     tier, note = tier_of(item) or (None, "")
+    events = _events(item)
+    calls = list(dict.fromkeys(e.entry for e in events if e.entry))
     rec = {"name": item.nodeid.split("::", 1)[-1], "trap": _trap_of(item), "tier": tier, "tier_note": note,
            "duration_s": round(report.duration, 4),
-           "metrics": {}, "inputs": "", "message": "", "failure_kind": ""}
+           "metrics": {}, "inputs": "", "message": "", "failure": "", "verified": False, "entry": "",
+           "calls": calls, "smoke": item.get_closest_marker("smoke") is not None}
+    notes = []
     for key, value in item.user_properties:
         if key == "llmbench_metric":
             rec["metrics"][value[0]] = value[1]
@@ -214,31 +270,26 @@ def _record(item, report, call) -> None:
             rec["inputs"] = value
         elif key == "llmbench_scale":
             rec["scale"] = value
+        elif key == "llmbench_note":
+            notes.append(value)
     exc = call.excinfo.value if call.excinfo is not None else None
     if report.passed:
         rec["outcome"] = "passed"
+        rec["message"] = _short("; ".join(notes))
     elif report.skipped:
         rec["outcome"] = "skipped"
         longrepr = report.longrepr
         rec["message"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
         rec["message"] = rec["message"].removeprefix("Skipped: ")
     else:
-        rec["outcome"] = "failed"
-        if isinstance(exc, CallTimeout):
-            rec["outcome"], rec["failure_kind"] = "timeout", "timeout"
-        elif isinstance(exc, EntryPointMissing):
-            rec["outcome"], rec["failure_kind"] = "error", "entry_missing"
-        elif isinstance(exc, MissingDependency):
-            rec["outcome"], rec["failure_kind"] = "error", "missing_dependency"
-        elif isinstance(exc, WorkerFailure):
-            rec["failure_kind"] = "worker"
-        elif isinstance(exc, SolutionError):
-            rec["failure_kind"] = "solution_raised"
-        elif isinstance(exc, ContentError):  # our suite's mistake, never the solution's
-            rec["outcome"], rec["failure_kind"] = "error", "content"
-        elif report.when == "setup":
-            rec["outcome"] = "error"
-        if exc is not None:
+        failure, verified, entry = classify(exc, events, report.when)
+        rec["failure"], rec["verified"], rec["entry"] = failure.value, verified, entry
+        rec["outcome"] = "timeout" if failure is Failure.TIMEOUT else ("failed" if failure.value in (
+            "wrong_answer", "raised", "crashed", "resource_limit") else "error")
+        gap = next((e for e in events if e.failure is not None and e.failure.is_gap), None)
+        if gap is not None and not isinstance(exc, HarnessGap):
+            rec["message"] = _short(gap.message)
+        elif exc is not None:
             rec["message"] = _short(f"{type(exc).__name__}: {exc}" if not isinstance(exc, (WorkerFailure, SolutionError))
                                     else str(exc))
         else:

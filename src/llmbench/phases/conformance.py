@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..challenge import Challenge
 from ..errors import ContentError
+from ..failures import conformance_status, finite_metrics, trap_verdicts as judge_traps
 from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
 
@@ -29,6 +30,9 @@ QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:random
 CONTENT_ERROR = re.compile(r"^INTERNALERROR> llmbench\.errors\.ContentError: (.+)$", re.M)
 STOP_GRACE_S = 5.0
 COLLECT_ERROR = re.compile(r"^_+ ERROR collecting (\S+) _+$", re.M)
+# Metrics a suite can only measure inside the solution's process (tracemalloc): labelled
+# self-reported in results, never used by a trap verdict.
+SELF_REPORTED = frozenset({"self_reported_peak_mb", "self_reported_largest_step_mb"})
 
 
 def stop(procs) -> None:
@@ -147,18 +151,18 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             phase = PhaseResult(name="conformance", status="harness_error",
                                 reason=f"conformance run ended without records (exit {proc.returncode})"
                                 + (f": {broke[:300]}" if broke else ""), duration_s=duration, log_tail=log_text)
-        reason = phase.reason
-        traps = {t.id: TrapVerdict(status="not_run", reason=reason) for t in challenge.traps}
+        reason = phase.reason if timed_out else f"unverified: {phase.reason}"
+        cause = "timeout" if timed_out else "harness_error"
+        traps = {t.id: TrapVerdict(status="not_run", reason=reason, cause=cause) for t in challenge.traps}
         return phase, traps, {}
-    tests = [TestRecord(**{k: v for k, v in r.items() if k in TestRecord.model_fields}) for r in records]
-    kinds = {r["name"]: r.get("failure_kind", "") for r in records}
+    tests = [_record(r) for r in records if isinstance(r, dict)]
     # Only tests of rules the study's prompt gave decide status and traps; "beyond" tests are
     # kept in the record, counted apart and shown as their own column.
     deciding = [t for t in tests if t.decides]
-    phase = summarise(challenge, deciding, kinds, timed_out, timeout_s, duration, log_text)
+    phase = summarise(challenge, deciding, timed_out, timeout_s, duration, log_text)
     phase.tests = tests
     phase.beyond_counts = beyond_counts(tests)
-    traps = trap_verdicts(challenge, deciding, kinds, only_trap)
+    traps = trap_verdicts(challenge, deciding, only_trap)
     metrics = collect_metrics(challenge, tests)
     return phase, traps, metrics
 
@@ -172,70 +176,34 @@ def beyond_counts(tests: list[TestRecord]) -> dict[str, int]:
     return out
 
 
-def summarise(challenge, tests, kinds, timed_out, timeout_s, duration, log_text) -> PhaseResult:
+def _record(raw: dict) -> TestRecord:
+    """A TestRecord from the plugin's JSON (written by our trusted pytest; fields checked)."""
+    data = {k: v for k, v in raw.items() if k in TestRecord.model_fields}
+    data["metrics"], _dropped = finite_metrics(data.get("metrics") or {})
+    return TestRecord(**data)
+
+
+def summarise(challenge, tests, timed_out, timeout_s, duration, log_text) -> PhaseResult:
     counts: dict[str, int] = {}
     for t in tests:
         counts[t.outcome] = counts.get(t.outcome, 0) + 1
-    missing_dep = next((t.message for t in tests if kinds.get(t.name) == "missing_dependency"), None)
-    entry_missing = next((t.message for t in tests if kinds.get(t.name) == "entry_missing"), None)
-    bad = [t for t in tests if t.outcome in ("failed", "error", "timeout")]
-    content = next((t for t in tests if kinds.get(t.name) == "content"), None)
-    if content is not None:
-        status, reason = "harness_error", f"suite error in {content.name}: {content.message[:400]}"
-    elif timed_out:
-        status, reason = "timeout", f"conformance timed out after {timeout_s:g} s"
-    elif missing_dep:
-        status, reason = "not_runnable", missing_dep.split(": ", 1)[-1] if "missing dependency" in missing_dep else missing_dep
-        if not reason.startswith("missing dependency"):
-            reason = f"missing dependency {reason}"
-    elif entry_missing:
-        status, reason = "failed", entry_missing
-    elif bad:
-        status = "failed"
-        reason = f"{len(bad)} of {len(tests)} conformance tests did not pass; first: {bad[0].name}: {bad[0].message[:300]}"
-    elif not counts.get("passed"):
-        status, reason = "not_run", "no conformance test could run here" + (
-            f" ({tests[0].message})" if tests and tests[0].message else "")
-    else:
-        status, reason = "ok", ""
+    status, reason = conformance_status(tests, timed_out, timeout_s)
     return PhaseResult(name="conformance", status=status, reason=reason, counts=counts, tests=tests,
                        duration_s=duration, log_tail=log_text)
 
 
-def trap_verdicts(challenge: Challenge, tests: list[TestRecord], kinds: dict[str, str],
-                  only_trap: str | None = None) -> dict[str, TrapVerdict]:
-    out = {}
-    for trap in challenge.traps:
-        mine = [t for t in tests if t.trap == trap.id]
-        names = [t.name for t in mine]
-        if only_trap and trap.id != only_trap:
-            out[trap.id] = TrapVerdict(status="not_run", reason=f"control run for trap {only_trap} only")
-            continue
-        if not mine:
-            out[trap.id] = TrapVerdict(status="not_run", reason="no test for this trap ran", tests=names)
-            continue
-        unchecked = [t for t in mine if kinds.get(t.name) in ("entry_missing", "missing_dependency", "content")]
-        fell = [t for t in mine if t.outcome in ("failed", "timeout")
-                or (t.outcome == "error" and kinds.get(t.name) not in ("entry_missing", "missing_dependency", "content"))]
-        passed = [t for t in mine if t.outcome == "passed"]
-        if fell:
-            out[trap.id] = TrapVerdict(status="fell_in", reason=f"{fell[0].name}: {fell[0].message[:500]}", tests=names)
-        elif unchecked:
-            out[trap.id] = TrapVerdict(status="not_run", reason=unchecked[0].message[:500], tests=names)
-        elif passed:
-            skipped = [t for t in mine if t.outcome != "passed"]
-            note = f"{len(skipped)} of {len(mine)} tests skipped: {skipped[0].message[:200]}" if skipped else ""
-            out[trap.id] = TrapVerdict(status="avoided", reason=note, tests=names)
-        else:
-            out[trap.id] = TrapVerdict(status="not_run", reason=(mine[0].message or "skipped")[:500], tests=names)
-    return out
+def trap_verdicts(challenge: Challenge, tests: list[TestRecord], only_trap: str | None = None) -> dict[str, TrapVerdict]:
+    """Trap verdicts from the records: fell_in only on behavioural evidence (llmbench.failures)."""
+    return {tid: TrapVerdict(**v) for tid, v in judge_traps(challenge.trap_ids, tests, only_trap).items()}
 
 
 def collect_metrics(challenge: Challenge, tests: list[TestRecord]) -> dict[str, Metric]:
     out: dict[str, Metric] = {}
     for t in tests:
-        for name, value in t.metrics.items():
+        kept, _ = finite_metrics(t.metrics)
+        for name, value in kept.items():
             spec = challenge.metric(name)
             if name not in out and spec is not None:
-                out[name] = Metric(value=value, unit=spec.unit, better=spec.better, test=t.name)
+                out[name] = Metric(value=value, unit=spec.unit, better=spec.better, test=t.name,
+                                   self_reported=name in SELF_REPORTED)
     return out

@@ -21,6 +21,8 @@ from ..solution import solution_files
 
 REPORT = ".llmbench-own-tests.json"
 MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+# pytest-timeout's message when a test hits its limit ("Failed: Timeout >10.0s").
+TIMEOUT_MARK = re.compile(r"^(Failed: )?Timeout >\d+(\.\d+)?s", re.M)
 MAX_ANALYSED_BYTES = 4 * 1024 * 1024  # larger .py files are data, not tests: not parsed here
 
 
@@ -88,14 +90,20 @@ def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb:
     status, reason = "ok", ""
     missing_hit = sorted({m.group(1).split(".")[0] for t in tests for m in MISSING_MODULE.finditer(t.message)
                           if m.group(1).split(".")[0] not in {p.stem for p in solution.rglob("*.py")}})
+    bad = [t for t in tests if t.outcome in ("failed", "error", "timeout")]
+    hung = [t for t in bad if t.outcome == "timeout"]
     if missing_hit and not counts.get("passed"):
-        status, reason = "not_runnable", f"missing dependency {', '.join(missing_hit)}"
+        status, reason = "missing_dependency", f"missing dependency {', '.join(missing_hit)}"
     elif phase_timeout:
         status, reason = "timeout", f"own tests timed out after {timeout_s:g} s"
-    elif counts.get("failed") or counts.get("error") or counts.get("timeout"):
+    elif bad and len(hung) == len(bad):
+        # Every test that did not pass ran into its time limit: a hang, not a wrong answer.
+        status, reason = "timeout", f"{len(hung)} of {len(tests)} own tests timed out; first: {hung[0].name}"
+    elif bad:
         status = "failed"
-        bad = [t for t in tests if t.outcome in ("failed", "error", "timeout")]
         reason = f"{len(bad)} of {len(tests)} own tests did not pass"
+        if hung:
+            reason += f" ({len(hung)} timed out)"
     elif not counts.get("passed"):
         status, reason = "not_run", "no own test ran"
     if status == "ok" and counts["asserts"] == 0:
@@ -141,7 +149,7 @@ def _run_pytest(copy: Path, targets: list[Path], asserts: dict[str, int], sandbo
             message = str(crash.get("message") or phase.get("longrepr") or "")
         outcome_name = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error",
                         "xfailed": "passed", "xpassed": "failed"}.get(raw, "error")
-        if "Timeout" in message and outcome_name in ("failed", "error"):
+        if outcome_name in ("failed", "error") and TIMEOUT_MARK.search(message):
             outcome_name = "timeout"
         duration = sum(float(t[w].get("duration", 0)) for w in ("setup", "call", "teardown") if isinstance(t.get(w), dict))
         base = nodeid.split("[", 1)[0]
@@ -170,7 +178,7 @@ def _run_scripts(copy: Path, scripts: list[Path], asserts: dict[str, int], sandb
     return tests, "\n".join(logs), phase_timeout
 
 
-NOT_KEPT = re.compile(r"\[\.\.\. (\d+) earlier bytes not kept \.\.\.\]")
+NOT_KEPT = re.compile(r"\[\.\.\. (\d{1,15}) earlier bytes not kept \.\.\.\]")
 
 
 def _log_tail(log: str, limit: int = 8000) -> str:
@@ -178,6 +186,8 @@ def _log_tail(log: str, limit: int = 8000) -> str:
     keeps the last 64 KB of each stream; a flood must still show in the result)."""
     if len(log) <= limit:
         return log
+    # A solution can print look-alikes of the sandbox's marker: the pattern takes at most 15
+    # digits, so no printed number can make this parse fail or grow without bound.
     dropped = sum(int(n) for n in NOT_KEPT.findall(log)) + len(log) - limit
     return f"[... {dropped} earlier bytes of output not kept ...]\n" + log[-limit:]
 

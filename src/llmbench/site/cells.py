@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ContentError
-from ..schema import PhaseResult, Result
+from ..schema import STATUS_MEANING, PhaseResult, Result
 from .data import REFERENCE, SiteData
 from .directives import Directive
 from .text import esc, esc_html, fmt_number
@@ -108,10 +108,12 @@ def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
         return mark(ctx, kind, f"{label} {passed}/{ran}{extra}")
     if phase.status == "not_run":
         return mark(ctx, "none", f"{label} not run" + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
-    kind = {"timeout": "time", "harness_error": "warn", "ok": "none"}.get(phase.status, "bad")
+    kind = {"timeout": "time", "harness_error": "warn", "ok": "none"}.get(
+        phase.status, "none" if STATUS_MEANING.get(phase.status, ("", "solution"))[1] == "ours" else "bad")
     what = {"failed": f"{label} {passed}/{ran}" if ran else f"{label} failed",
             "timeout": f"{label} timed out", "not_runnable": f"{label} not runnable",
-            "harness_error": f"{label}: harness error", "ok": f"{label}: no tests"}[phase.status]
+            "harness_error": f"{label}: harness error", "ok": f"{label}: no tests"}.get(
+        phase.status, f"{label} {STATUS_MEANING.get(phase.status, (phase.status,))[0]}")
     return mark(ctx, kind, what + extra + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
 
 
@@ -135,6 +137,11 @@ STATUS_TEXT = {
     "timeout": ("time", "timed out"),
     "not_runnable": ("bad", "not runnable"),
     "harness_error": ("warn", "harness error (not the solution's fault)"),
+    # Our gaps: grey, never red (schema.STATUS_MEANING says what each means).
+    "partial": ("none", "partial"),
+    "compiled_not_run": ("none", "compiled (not run: no GPU)"),
+    "needs_adapter": ("none", "needs an adapter"),
+    "missing_dependency": ("none", "needs a dependency"),
 }
 
 

@@ -249,16 +249,14 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                 phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=limits["own_tests_timeout_s"])
             elif phase == "conformance" and job.adapter.no_adapter and job.run_kind == "solution":
                 why = f"no adapter: {job.adapter.no_adapter}"
-                phases[phase] = PhaseResult(name="conformance", status="not_run", reason=why)
-                traps = {t.id: TrapVerdict(status="not_run", reason=why) for t in c.traps}
+                phases[phase] = PhaseResult(name="conformance", status="needs_adapter", reason=why)
+                traps = {t.id: TrapVerdict(status="not_run", reason=why, cause="protocol_mismatch") for t in c.traps}
             elif phase == "conformance":
                 # A cheat runs the whole suite and stops at its first failing test (caught).
                 phases[phase], traps, metrics = run_conformance(
                     c, source, adapter, sandbox.mode, only_trap=job.trap if job.run_kind == "mutant" else None,
                     limits=limits, maxfail=1 if job.run_kind == "cheat" else None)
-        status, reason = overall_status(phases, traps)
-        if job.adapter.no_adapter and job.run_kind == "solution" and status == "ok":
-            status, reason = "not_runnable", f"no adapter: {job.adapter.no_adapter}"  # our gap, never the solution's
+        status, reason = overall_status(phases, traps)  # no_adapter: needs_adapter, our gap
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)
     except ContentError:

@@ -151,15 +151,15 @@ def test_adapter_limit_overrides_apply(demo_project):
 
 def test_no_adapter_reason_makes_traps_not_run(demo_project):
     # A maintainer's no_adapter = "why": the suite never runs; the traps are not_run with that
-    # reason and the status is ours (not_runnable), never a failure of the solution.
+    # reason and the status is ours (needs_adapter), never a failure of the solution.
     add_solution(demo_project, "model-n", {"other.py": "def plus(a, b):\n    return a - b\n"})
     write(demo_project.adapters_dir / "model-n" / "demo" / "adapter.toml",
           'no_adapter = "plus takes strings; no thin wrapper can map it"\n')
     assert run(demo_project, "--no-controls") == 0
     res = ResultStore(demo_project.results_dir).solutions()[("model-n", "demo")]
-    assert res.status == "not_runnable" and "plus takes strings" in res.reason
+    assert res.status == "needs_adapter" and "plus takes strings" in res.reason
     assert res.traps["wrong_sign"].status == "not_run" and "plus takes strings" in res.traps["wrong_sign"].reason
-    assert res.phases["conformance"].status == "not_run"
+    assert res.phases["conformance"].status == "needs_adapter"
     assert res.adapter.kind == "no_adapter" and res.adapter.no_adapter.startswith("plus takes strings")
     write(demo_project.adapters_dir / "model-n" / "demo" / "adapter.toml",
           'no_adapter = "x"\n[entry_points]\nadd = "other.plus"\n')

@@ -78,6 +78,11 @@ def cheat_verdict(result: Result) -> tuple[str, str]:
     behavioural = [t for t in conf.tests if t.outcome in ("failed", "timeout")]
     if conf.status == "failed" and behavioural:
         return "caught", behavioural[0].name
+    # A cheat is built from the reference, so its calling convention is the canonical one: a
+    # value of the wrong structure (a reported protocol mismatch) is the cheat being caught.
+    structural = [t for t in conf.tests if t.failure == "protocol_mismatch" and not t.verified]
+    if structural:
+        return "caught", f"{structural[0].name} (wrong structure)"
     if conf.status == "ok":
         return "missed", "passed every test"
     return "not_run", conf.reason or conf.status

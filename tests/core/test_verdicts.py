@@ -19,6 +19,7 @@ BROAD_EXCEPT_TESTS = """
 import numpy as np
 import pytest
 
+@pytest.mark.prompt("Write add(a, b): arrays")
 @pytest.mark.smoke
 def test_arrays(solution, record_metric, inputs):
     out = solution.add(np.arange(3.0), 2.0)
@@ -26,6 +27,7 @@ def test_arrays(solution, record_metric, inputs):
     assert isinstance(out, np.ndarray) and out.tolist() == [2.0, 3.0, 4.0]
 
 @pytest.mark.trap("wrong_sign")
+@pytest.mark.prompt("Write add(a, b): signs")
 def test_sign(solution):
     try:
         got = solution.add(1, -1)

@@ -205,6 +205,8 @@ INDEX = textwrap.dedent("""\
 
     <!-- live: ranking -->
 
+    <!-- live: claims verdict=contradicted limit=3 -->
+
     <!-- live: ranking source=evidence -->
 
     <!-- live: grade-matrix -->
@@ -308,6 +310,101 @@ README = textwrap.dedent("""\
     """)
 
 
+# One claim per verdict state (see tests/site/test_claims_site.py); verdicts are computed, never written.
+CLAIMS = textwrap.dedent("""\
+    [[claims]]
+    id = "a-avoids-t-one"
+    source = "analysis/synthetic-review.md"
+    line = 12
+    model = "synthetic-a"
+    challenge = "alpha"
+    kind = "trap_avoided"
+    claim = "Alpha model rescales in the right direction."
+    decider = { trap = "t_one", expected = "avoided" }
+
+    [[claims]]
+    id = "b-avoids-t-one"
+    source = "analysis/synthetic-review.md"
+    line = 20
+    model = "synthetic-b"
+    challenge = "alpha"
+    kind = "trap_avoided"
+    claim = "Bravo's rescaling is right too."
+    decider = { trap = "t_one", expected = "avoided" }
+    contradicts = ["b-falls-t-one"]
+
+    [[claims]]
+    id = "b-falls-t-one"
+    source = "analysis/synthetic-other.md"
+    line = 7
+    model = "synthetic-b"
+    challenge = "alpha"
+    kind = "trap_fallen"
+    claim = "Bravo inverts the rescaling factor."
+    decider = { trap = "t_one", expected = "fell_in" }
+
+    [[claims]]
+    id = "b-mask-nan"
+    source = "analysis/synthetic-review.md"
+    line = 31
+    model = "synthetic-b"
+    challenge = "alpha"
+    kind = "trap_avoided"
+    claim = "Bravo guards the fully masked tile."
+    decider = { trap = "t_three", expected = "avoided" }
+
+    [[claims]]
+    id = "a-error-tiny"
+    source = "analysis/synthetic-review.md"
+    line = 40
+    model = "synthetic-a"
+    challenge = "alpha"
+    kind = "figure"
+    claim = "Alpha model's error is near machine precision."
+    decider = { metric = "err", op = "<", value = 1e-12 }
+
+    [[claims]]
+    id = "f-correct"
+    source = "analysis/synthetic-review.md"
+    line = 50
+    model = "synthetic-f"
+    challenge = "alpha"
+    kind = "correctness"
+    claim = "Foxtrot passes every check."
+    decider = { conformance = "pass" }
+
+    [[claims]]
+    id = "d-error"
+    source = "analysis/synthetic-review.md"
+    line = 60
+    model = "synthetic-d"
+    challenge = "alpha"
+    kind = "figure"
+    claim = "Delta's error is small."
+    decider = { metric = "err", op = "<", value = 1e-4 }
+
+    [[claims]]
+    id = "b-beta-bandwidth"
+    source = "analysis/synthetic-review.md"
+    line = 70
+    model = "synthetic-b"
+    challenge = "beta"
+    kind = "performance"
+    claim = "Bravo's kernel is bandwidth-bound."
+    decider = { metric = "bandwidth", op = ">", value = 50 }
+
+    [[claims]]
+    id = "g-docs"
+    source = "analysis/synthetic-review.md"
+    line = 80
+    model = "synthetic-g"
+    challenge = "alpha"
+    kind = "not_checkable"
+    claim = "Golf writes the clearest comments."
+    decider = { none = "style" }
+    """)
+
+
 def write(path: Path, text: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):
@@ -325,6 +422,7 @@ def make_project(root: Path, publish_sources: bool = True) -> Path:
         write(root / f"challenges/alpha/mutants/{trap}.patch", "--- a/x.py\n+++ b/x.py\n")
     write(root / "challenges/beta/challenge.toml", CHALLENGE_BETA)
     write(root / "data/study.toml", STUDY)
+    write(root / "data/claims.toml", CLAIMS)
     write(root / "docs/index.md", INDEX)
     write(root / "analysis/synthetic.md", ANALYSIS)
     write(root / "mkdocs.yml", MKDOCS.replace("PUBLISH", "true" if publish_sources else "false"))

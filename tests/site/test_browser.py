@@ -130,6 +130,27 @@ def test_site_in_chromium(server, browser):
     assert descending[:3] == ["3.1", "2.5e-16", "1.1e-16"], descending
     assert sorted(before) == sorted(ascending)  # rows moved, none lost
 
+    # the claims page filters its table by model and verdict, offline, in the browser
+    from selenium.webdriver.support.ui import Select
+
+    d.get(server + "claims/")
+    form = wait(d).until(EC.presence_of_element_located((By.CSS_SELECTOR, "form.lb-filter[data-lb-ready]")))
+    table = next(t for t in d.find_elements(By.CSS_SELECTOR, "article table")
+                 if "Decided by" in t.find_element(By.TAG_NAME, "thead").text)
+
+    def visible_claims():
+        return [r.find_elements(By.TAG_NAME, "td")[0].text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+                if r.is_displayed()]
+
+    assert len(visible_claims()) == 9
+    Select(form.find_element(By.CSS_SELECTOR, "select[data-col='6']")).select_by_value("contradicted")
+    assert visible_claims() == ["Bravo's rescaling is right too."]
+    Select(form.find_element(By.CSS_SELECTOR, "select[data-col='6']")).select_by_value("")
+    Select(form.find_element(By.CSS_SELECTOR, "select[data-col='1']")).select_by_value("Synthetic Bravo")
+    assert len(visible_claims()) == 4
+    assert form.find_element(By.CSS_SELECTOR, ".lb-filter-count").text == "4 of 9 shown"
+    d.save_screenshot(str(SHOTS / "claims.png"))
+
     # no request left localhost, and no console errors
     urls = requested_urls(d)
     assert urls and all(u.startswith((server, "data:", "blob:")) for u in urls), [u for u in urls if not u.startswith(server)]

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..challenge import Challenge, load_challenges
+from ..claims import CLAIMS_FILE, Claims, challenge_names, load_claims
 from ..fidelity import Fidelity, load_fidelity
 from ..schema import Result
 from ..solution import REFERENCE, Solution, discover_models, discover_solutions, solution_files
@@ -86,6 +87,7 @@ class SiteData:
     solutions: dict[tuple[str, str], Solution]
     publish_sources: bool = True
     fidelity: dict[str, Fidelity] = field(default_factory=dict)  # challenge -> data/fidelity.toml entry
+    claims: Claims | None = None  # data/claims.toml, validated against these models and challenges
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- lookups -------------------------------------------------------------
@@ -310,5 +312,8 @@ def load_site_data(root: Path, results_dir: Path | None = None, study_path: Path
     solutions = {(s.model, s.challenge): s for s in discover_solutions(
         root / "solutions", root / "adapters", list(challenges))}
     fidelity = load_fidelity(root / "data" / "fidelity.toml", challenges)
+    claims = load_claims(root / CLAIMS_FILE, list(models),
+                         challenge_names({cid: info.spec for cid, info in challenges.items()}))
     return SiteData(root, study, challenges, models, results, unreadable,
-                    {c: v for c, v in controls.items() if c in challenges}, solutions, publish_sources, fidelity)
+                    {c: v for c, v in controls.items() if c in challenges}, solutions, publish_sources, fidelity,
+                    claims=claims)

@@ -18,6 +18,7 @@ from .cells import (
     DOWNLOADS, STATUS_TEXT, Context, challenge_link, evidence, flag_text, mark, model_link, phase_summary,
     solution_link, state, status_marker, trap_summary,
 )
+from .claims import solution_claims
 from .render import chart_anchor, render
 from .text import code, esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
 
@@ -259,6 +260,7 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
     if cinfo.harness:
         summary.append(["Study's coding agent", esc(cinfo.harness)])
     out.append(_section("Summary", table(["", ""], summary), "summary"))
+    out.append(solution_claims(data, mid, cid, ctx))  # the study's claims about this solution, with verdicts
 
     if r is not None and r.traps:
         spec = cinfo.spec

@@ -20,6 +20,7 @@ from mkdocs.structure.files import File, Files
 
 from ..errors import ContentError
 from . import pages
+from .claims import claims_page
 from .data import SiteData, load_site_data
 from .directives import replace
 from .links import SiteLinks
@@ -152,6 +153,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         add("models/index.md", lambda ctx: pages.models_index(d, ctx))
         add("downloads.md", lambda ctx: pages.downloads_page(d, ctx))
         add("fidelity.md", lambda ctx: pages.fidelity_page(d, ctx))
+        add("claims.md", lambda ctx: claims_page(d, ctx))
         for cid in d.challenges:
             add(f"challenges/{cid}.md", lambda ctx, cid=cid: pages.challenge_page(d, cid, ctx))
         for mid in d.models:

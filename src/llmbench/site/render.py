@@ -541,6 +541,16 @@ def r_downloads(d: Directive, ctx: Context) -> str:
     return downloads_line(ctx)
 
 
+def r_claims(d: Directive, ctx: Context) -> str:
+    from .claims import contradicted_claims
+
+    limit = d.text("limit", "5")
+    if not limit.isdigit() or int(limit) < 1:
+        raise ctx.fail(d, f"limit={limit} must be a whole number of at least 1")
+    return contradicted_claims(ctx.data, ctx, int(limit), d.text("model"), d.text("challenge"),
+                               d.text("verdict", "contradicted").replace("-", "_"))
+
+
 DIRECTIVES: dict[str, Spec] = {
     "grade-matrix": Spec(r_grade_matrix, {"models": "models", "challenges": "challenges", "evidence": "true|false"},
                          help="judge grades (rows: challenges, columns: models) with llmbench's evidence beside each"),
@@ -566,4 +576,7 @@ DIRECTIVES: dict[str, Spec] = {
     "challenges": Spec(r_challenges, {}, help="every challenge with difficulty, kind and trap count"),
     "models": Spec(r_models, {}, help="every model with provider and what this repository holds of it"),
     "downloads": Spec(r_downloads, {}, inline=True, help="links to the results as JSON, CSV and the schema"),
+    "claims": Spec(r_claims, {"verdict": "contradicted|confirmed|undecided|not-checkable", "limit": "text",
+                              "model": "model", "challenge": "challenge"},
+                   help="the study's claims with one verdict (default: contradicted), strongest first"),
 }

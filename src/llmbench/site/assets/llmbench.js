@@ -80,3 +80,55 @@
     setup(document);
   }
 })();
+
+/* llmbench: filter bars (the claims page). A form.lb-filter filters the first table after it:
+   each select names a column (data-col) and how a cell matches (exact text, or contains).
+   Works offline; without JavaScript the whole table stays visible. */
+(function () {
+  "use strict";
+
+  function tableAfter(form) {
+    var tables = document.querySelectorAll(".md-typeset table");
+    for (var i = 0; i < tables.length; i++) {
+      if (form.compareDocumentPosition(tables[i]) & Node.DOCUMENT_POSITION_FOLLOWING) return tables[i];
+    }
+    return null;
+  }
+
+  function apply(form, table) {
+    var selects = form.querySelectorAll("select[data-col]");
+    var rows = table.tBodies[0] ? table.tBodies[0].rows : [];
+    var shown = 0;
+    Array.prototype.forEach.call(rows, function (row) {
+      var keep = Array.prototype.every.call(selects, function (sel) {
+        if (!sel.value) return true;
+        var cell = row.cells[+sel.getAttribute("data-col")];
+        var text = cell ? cell.textContent.trim() : "";
+        return sel.getAttribute("data-match") === "contains" ? text.indexOf(sel.value) !== -1 : text === sel.value;
+      });
+      row.hidden = !keep;
+      if (keep) shown += 1;
+    });
+    var out = form.querySelector(".lb-filter-count");
+    if (out) out.textContent = shown + " of " + rows.length + " shown";
+  }
+
+  function setup(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("form.lb-filter"), function (form) {
+      if (form.getAttribute("data-lb-ready")) return;
+      var table = tableAfter(form);
+      if (!table) return;
+      form.setAttribute("data-lb-ready", "1");
+      form.addEventListener("change", function () { apply(form, table); });
+      apply(form, table);
+    });
+  }
+
+  if (typeof window.document$ !== "undefined" && window.document$.subscribe) {
+    window.document$.subscribe(function () { setup(document); });
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { setup(document); });
+  } else {
+    setup(document);
+  }
+})();

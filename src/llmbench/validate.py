@@ -75,7 +75,7 @@ def cheat_verdict(result: Result) -> tuple[str, str]:
         return "not_run", "no conformance run"
     if conf.status == "timeout":
         return "caught", "the suite timed out on it"
-    behavioural = [t for t in conf.tests if t.outcome in ("failed", "timeout")]
+    behavioural = [t for t in conf.tests if t.outcome in ("failed", "timeout") and t.decides]
     if conf.status == "failed" and behavioural:
         return "caught", behavioural[0].name
     # A cheat is built from the reference, so its calling convention is the canonical one: a

@@ -132,3 +132,49 @@ def test_scale_sanity_flags_tiny_references_and_input_independent_expectations()
         scale.note_inputs([str(v).encode()], ("f", [], {}))
         scale.note_comparison(np.full(3, v), atol=1e-9)
     assert scale.problems("t", scale.end_test()) == []
+
+
+CRASH = """
+import os
+import numpy as np
+
+np.add = np.subtract  # corrupt this process's NumPy
+np.seterr(all="ignore")
+for where in (os.environ.get("TMPDIR", "/tmp"), "."):
+    try:
+        with open(os.path.join(where, "llmbench_crash_was_here"), "w") as fh:
+            fh.write("state left behind for the next run")
+    except OSError:
+        pass
+
+
+def add(a, b):
+    os._exit(70)
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_crashing_control_does_not_change_the_next_runs_outcome(demo_project):
+    """Fault isolation: a control that corrupts its process and dies runs first, in the same
+    harness process; the reference run after it gives exactly the outcome it gives alone."""
+    from llmbench.runner import make_plan, run_plan, verdict_signature
+
+    c = demo_project.challenges_dir / "demo"
+    ref = c / "reference" / "demo.py"
+    (c / "cheats").mkdir()
+    make_patch(ref, CRASH, c / "cheats" / "crash.patch")
+
+    def outcomes(r):
+        return verdict_signature(r), [(t.name, t.outcome) for t in r.phases["conformance"].tests]
+
+    plan = make_plan(demo_project, solutions=False, force=True)
+    alone = [j for j in plan.jobs if j.run_kind == "reference"]
+    plan.jobs = alone
+    before = outcomes(run_plan(plan, demo_project, jobs=1)[0])
+    plan = make_plan(demo_project, solutions=False, force=True)
+    plan.jobs = [j for j in plan.jobs if j.run_kind == "cheat"] + [j for j in plan.jobs if j.run_kind == "reference"]
+    results = {r.run_kind: r for r in run_plan(plan, demo_project, jobs=1)}
+    crashed, after = results["cheat"], results["reference"]
+    assert crashed.cheat == "crash" and crashed.status == "failed"
+    assert crashed.phases["conformance"].tests[0].outcome == "failed"
+    assert outcomes(after) == before and after.status == "ok"

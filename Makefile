@@ -1,11 +1,12 @@
-# Two commands on a fresh machine: `make site` (build everything) and `make test`.
+# On a fresh machine: `make study` (bring in the published study, run it, build the site), `make test`.
+# `make site` builds what is already in solutions/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 STAMP := $(VENV)/.installed
 
-.PHONY: site test test-fallback serve bench venv clean
+.PHONY: study site test test-fallback serve bench venv clean
 
 venv: $(STAMP)
 
@@ -15,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
+
+# Import the published study (pinned by URL and commit in data/study.toml, or STUDY=PATH: a folder,
+# a clone or a .tar.gz), run everything, build the site. Without network and STUDY it stops at once.
+study: $(STAMP)
+	$(BIN)/llmbench study $(if $(STUDY),--source "$(STUDY)")
+	$(BIN)/llmbench run
+	$(BIN)/mkdocs build --strict
 
 # Run every solution and control (cached by content hash), then build the site.
 site: $(STAMP)

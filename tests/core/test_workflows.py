@@ -18,6 +18,6 @@ def test_workflow_matches_the_github_schema(path):
 
 def test_site_workflow_shards_merges_and_deploys():
     text = (WORKFLOWS[0].parent / "site.yml").read_text()
-    for needle in ("llmbench run --shard", "llmbench merge", "mkdocs build --strict", "actions/deploy-pages",
+    for needle in ("llmbench study", "llmbench run --shard", "llmbench merge", "mkdocs build --strict", "actions/deploy-pages",
                    "actions/upload-pages-artifact", "pull_request", "actions/cache"):
         assert needle in text

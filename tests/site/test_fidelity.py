@@ -47,11 +47,12 @@ def root(synthetic_root, tmp_path_factory):
     (root / "solutions/synthetic-b/alpha/PROMPT.md").write_text(STUDY_PROMPT.rstrip("\n"))  # same text
     store = ResultStore(root / "results")
     ref = store.controls()["alpha"]["reference"]
-    ref.phases["conformance"] = PhaseResult(name="conformance", status="ok", tests=[
+    ref.phases["conformance"] = PhaseResult(name="conformance", status="ok", beyond_counts={"passed": 1, "failed": 1},
+                                            counts={"passed": 2}, tests=[
         Record(name="test_small", outcome="passed", tier="prompt", tier_note="Deliver: the small test"),
         Record(name="test_rescale", outcome="passed", trap="t_one", tier="prompt", tier_note="Requirement 1"),
         Record(name="test_padding[4]", outcome="passed", tier="beyond", tier_note="a padding mask is ours"),
-        Record(name="test_padding[8]", outcome="passed", tier="beyond", tier_note="a padding mask is ours")])
+        Record(name="test_padding[8]", outcome="failed", tier="beyond", tier_note="a padding mask is ours")])
     store.write(ref)
     return root
 
@@ -83,8 +84,9 @@ def test_fidelity_section_lists_differences_contradictions_and_tiers(root):
     section = md[md.index("## Fidelity to the study"):]
     assert "Padding mask" in section and "beyond the prompt: measured, never a trap" in section
     assert "The pseudo-code slices the wrong row." in section and "**The suite follows:** The golden rule." in section
-    assert "| <code>test_rescale</code> | prompt | Requirement 1 | <code>t_one</code> |" in section
-    assert section.count("<code>test_padding</code>") == 1  # parametrised cases listed once
+    row = next(line for line in section.splitlines() if "rescale" in line)
+    assert "| prompt | Requirement 1 |" in row and "one</code> |" in row
+    assert sum("padding</code> | beyond the prompt |" in line for line in section.splitlines()) == 1  # cases once
 
 
 def test_fidelity_page_covers_each_documented_challenge(root):
@@ -128,3 +130,16 @@ def test_the_repository_documents_every_challenge():
     assert set(fid) == set(ids)
     assert all(f.differences for f in fid.values())
     assert fid["dflash_verify"].contradictions, "the logits[len(generated):] contradiction must be documented"
+
+
+def test_results_table_has_a_beyond_the_prompt_column_and_tests_show_their_tier(root):
+    from llmbench.site.directives import Directive
+    from llmbench.site.render import render as render_directive
+
+    data = load_site_data(root)
+    md, _ = render(data, lambda ctx: render_directive(Directive("results", {"challenge": "alpha"}, 0, False), ctx),
+                   "challenges/alpha.md")
+    header = next(line for line in md.splitlines() if line.startswith("| Model"))
+    assert "| Traps | Beyond the prompt |" in header
+    ref_row = next(line for line in md.splitlines() if line.startswith("| reference (llmbench)"))
+    assert "1/2" in ref_row and "✗" not in ref_row  # a beyond shortfall is information, never a failure mark

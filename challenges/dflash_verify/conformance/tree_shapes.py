@@ -248,12 +248,12 @@ def _named(*fns):
     return {f.__name__: f for f in fns}
 
 
-BONUS_SHAPES = _named(chain_all_accepted, chain_rejected_leaf, chain_rejected_first, empty_tree)
+BONUS_SHAPES = _named(chain_all_accepted, chain_rejected_leaf, chain_rejected_first)
 SUBTREE_SHAPES = _named(chain_rejected_at_3, chain_rejected_at_1, chain_rejected_at_0)
 LOGITS_SHAPES = _named(uncle_before_path, offpath_sibling_then_deeper, cousin_before_path,
                        bait_after_path, depth_row_bait, own_row_bait)
 SIBLING_SHAPES = _named(later_sibling_leaf, wrong_root_then_right_leaf, star_leaf)
-MIXED_SHAPES = _named(wrong_root_then_right_root, accepted_then_offpath_sibling,
+MIXED_SHAPES = _named(empty_tree, wrong_root_then_right_root, accepted_then_offpath_sibling,
                       right_token_in_later_sibling, deep_tree, deep_tree_break_at_5,
                       duplicates_across_branches, rejected_subtree_selfconsistent,
                       no_root_matches, leaf_then_other_branch, star)

@@ -95,6 +95,18 @@ def counts(phase: PhaseResult) -> dict[str, int]:
     return out
 
 
+def beyond_summary(ctx: Context, phase: PhaseResult | None) -> str:
+    """The conformance tests stricter than the study's prompt: passed / ran. They never decide a
+    trap or a status, so a shortfall is shown as information, not as a failure."""
+    c = phase.beyond_counts if phase is not None else {}
+    ran = sum(c.get(k, 0) for k in _RAN)
+    if not ran:
+        skipped = c.get("skipped", 0) + c.get("not_run", 0)
+        return mark(ctx, "none", f"{skipped} skipped") if skipped else "–"
+    passed = c.get("passed", 0)
+    return mark(ctx, "ok" if passed == ran else "info", f"{passed}/{ran}")
+
+
 def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
     if phase is None:
         return mark(ctx, "none", f"{label} not run")

@@ -15,7 +15,7 @@ from ..schema import json_schema
 from .data import SESSION_LOG, SiteData
 from .directives import Directive
 from .cells import (
-    DOWNLOADS, STATUS_TEXT, Context, challenge_link, evidence, flag_text, mark, model_link, phase_summary,
+    DOWNLOADS, STATUS_TEXT, Context, beyond_summary, challenge_link, evidence, flag_text, mark, model_link, phase_summary,
     solution_link, state, status_marker, trap_summary,
 )
 from .claims import solution_claims
@@ -255,6 +255,10 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
             if name in r.phases or name != "compile":
                 summary.append([label.capitalize(), phase_summary(ctx, r.phases.get(name), label)])
         summary.append(["Traps", trap_summary(ctx, r)])
+        if r.phases.get("conformance") is not None and r.phases["conformance"].beyond_counts:
+            summary.append(["Beyond the prompt", beyond_summary(ctx, r.phases["conformance"])
+                            + " (stricter than the study's prompt: never a trap or a status; see the "
+                              f"[fidelity page]({ctx.links.page('fidelity')}))"])
         summary.append(["Lines of code", str(r.loc) if r.loc else "–"])
         summary.append(["Run time", f"{r.duration_s:.1f} s"])
     if cinfo.harness:

@@ -13,8 +13,8 @@ from typing import Callable
 
 from ..errors import ContentError
 from .cells import (  # noqa: F401  (Context and default_flags are part of this module's API)
-    STATUS_TEXT, Context, challenge_link, default_flags, downloads_line, evidence, flag_text, mark, metric_cell,
-    model_link, phase_summary, solution_link, state, status_marker, trap_summary,
+    STATUS_TEXT, Context, beyond_summary, challenge_link, default_flags, downloads_line, evidence, flag_text, mark,
+    metric_cell, model_link, phase_summary, solution_link, state, status_marker, trap_summary,
 )
 from .charts import Bar, bar_chart_svg
 from .data import REFERENCE
@@ -187,17 +187,18 @@ def r_results(d: Directive, ctx: Context) -> str:
         row = [name, esc(grade) if grade else ("–" if m == REFERENCE else "no grade")]
         if r is None:
             short = state(ctx, m, cid, short=True)[1]
-            row += [marker, short, short, short]
+            row += [marker, short, short, short, short]
         else:
             row += [status_marker(ctx, r), phase_summary(ctx, r.phases.get("own_tests"), "own tests"),
-                    phase_summary(ctx, r.phases.get("conformance"), "conformance"), trap_summary(ctx, r)]
+                    phase_summary(ctx, r.phases.get("conformance"), "conformance"), trap_summary(ctx, r),
+                    beyond_summary(ctx, r.phases.get("conformance"))]
         row += [metric_cell(ctx, m, cid, ms.name, short=True) for ms in metrics]
         adapter = r.adapter.kind if r is not None else ""
         row.append(esc(adapter) if adapter and adapter != "none" else ("none" if r is not None else "–"))
         rows.append(row)
     if not rows:
         return mark(ctx, "none", f"no solutions of {esc(cid)} yet")
-    headers = ["Model", "Judge grade", "Status", "Own tests", "Conformance", "Traps"]
+    headers = ["Model", "Judge grade", "Status", "Own tests", "Conformance", "Traps", "Beyond the prompt"]
     headers += [esc(ms.name) + (f" ({esc(ms.unit)})" if ms.unit else "") for ms in metrics] + ["Adapter"]
     return "\n\n".join([table(headers, rows), downloads_line(ctx)])
 
@@ -350,10 +351,14 @@ def r_tests(d: Directive, ctx: Context) -> str:
             row = [esc(t.name, 120), outcome, trap, f"{t.duration_s:.2f} s", esc(t.message, 200)]
             if name == "own_tests":
                 row.insert(2, "–" if t.asserts is None else str(t.asserts))
+            elif any(x.tier for x in phase.tests):
+                row.insert(2, {"prompt": "prompt", "beyond": "beyond the prompt"}.get(t.tier or "", "–"))
             rows.append(row)
         headers = ["Test", "Outcome", "Trap", "Duration", "Message"]
         if name == "own_tests":
             headers.insert(2, "Asserts")
+        elif any(x.tier for x in phase.tests):
+            headers.insert(2, "Tier")
         out.append(f"{label}: {summary}\n\n" + table(headers, rows))
     return "\n\n".join(out + [downloads_line(ctx)])
 

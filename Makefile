@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "llmbench needs Python 3.11+ (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,mlx]' || { \
+	  echo "note: the mlx extra (MLX on the CPU, for the study's ternary_training solutions) is not installable here; installing without it" >&2; \
+	  $(BIN)/python -m pip install -q -e '.[dev]'; }
 	@touch $@
 
 # Import the published study (pinned by URL and commit in data/study.toml, or STUDY=PATH: a folder,

@@ -10,7 +10,6 @@ in and outputs come back (see kv_oracle).
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -21,21 +20,6 @@ from kv_oracle import NoRows, drive, full_forward, full_forward_last, prefill_ro
 
 TOL = 1e-4    # against the same model's full forward pass (float32 models pass comfortably)
 SAME = 1e-5   # the model against itself on the same tokens in another batch or padding
-
-
-@pytest.fixture
-def not_offered(request):
-    """Features the adapter declares the solution's model does not offer (adapter.toml
-    [not_offered]: feature = "why"), read here from our own file, never from the worker."""
-    folder = request.config.getoption("--llmbench-adapter", default=None)
-    path = Path(folder) / "adapter.toml" if folder else None
-    table = tomllib.loads(path.read_text()).get("not_offered", {}) if path and path.is_file() else {}
-
-    def check(feature):
-        if feature in table:
-            pytest.skip(f"not offered by the solution's model: {table[feature]}")
-
-    return check
 
 
 def vocab(solution) -> int:

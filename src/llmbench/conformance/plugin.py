@@ -11,6 +11,7 @@ import re
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,29 @@ def _proxy(request, challenge, gpu):
 @pytest.fixture
 def solution(_proxy):
     return _proxy
+
+
+@pytest.fixture(scope="session")
+def _not_offered_table(request) -> dict:
+    folder = request.config.getoption("--llmbench-adapter")
+    path = Path(folder) / "adapter.toml" if folder else None
+    if path is None or not path.is_file():
+        return {}
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get("not_offered", {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+@pytest.fixture
+def not_offered(_not_offered_table):
+    """not_offered("feature"): skip the test (its trap is not_run) when the adapter declares
+    that the solution does not offer it (adapter.toml [not_offered] feature = "why").
+
+    Read from our own adapter.toml in this trusted process, never from the worker."""
+    def check(feature: str) -> None:
+        if feature in _not_offered_table:
+            pytest.skip(f"not offered by the solution: {_not_offered_table[feature]}")
+
+    return check
 
 
 @pytest.fixture

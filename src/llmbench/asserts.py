@@ -14,7 +14,7 @@ ASSERT_CALL_NAMES = {"raises", "warns", "approx", "deprecated_call", "fail"}
 def parse(path: Path) -> ast.Module | None:
     try:
         return ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
         return None
 
 

@@ -43,6 +43,9 @@ class ImportSummary:
     unknown_models: list[str] = field(default_factory=list)  # top-level folders not recognised
     holds_challenges: set[str] = field(default_factory=set)  # those of them with challenge folders inside
     unknown_challenges: list[str] = field(default_factory=list)  # "model-folder/sub" not in challenges/
+    # Groups of "model/challenge/file" with the same bytes in more than one model's folder
+    # (prompt copies excluded): one model may hold another's file, and discovery must not guess.
+    identical: list[list[str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,6 +82,10 @@ class ImportSummary:
                 else:
                     lines.append(f"    {name}/: not a model folder (no challenge folders inside)")
             lines.extend(f"    {name}/: not a challenge in challenges/" for name in self.unknown_challenges)
+        if self.identical:
+            lines.append("  byte-identical files in several models' folders (which model wrote them? "
+                         "an adapter.toml mapping says which module to judge):")
+            lines.extend("    " + " = ".join(group) for group in self.identical)
         if not self.ok:
             lines.append("  nothing imported: is this a repository laid out as <model>/<challenge>/?")
         return "\n".join(lines)
@@ -252,6 +259,7 @@ def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str],
         if not (root / folder).is_dir() or (root / folder).is_symlink():
             raise LlmbenchError(f"--map {folder}={maps[folder]}: {shown} has no folder '{folder}'")
 
+    hashes: dict[str, list[str]] = {}
     # Decide every model folder before copying anything, so clashes fail early.
     plan: list[tuple[Path, str]] = []
     owners: dict[str, str] = {}
@@ -301,6 +309,11 @@ def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str],
             if all(is_prompt_copy(entry, f, challenges[entry.name]) for f in files):
                 summary.no_attempt.append(label)
                 continue
+            for rel in files:
+                if rel.suffix in CODE_SUFFIXES and not is_prompt_copy(entry, rel, challenges[entry.name]):
+                    digest = _digest(entry / rel)
+                    if digest is not None:
+                        hashes.setdefault(digest, []).append(f"{model}/{entry.name}/{rel.as_posix()}")
             dest = model_dir / entry.name
             existing = dest.is_dir() and not is_scaffold_only(dest, challenges[entry.name])
             if existing and not force:
@@ -317,4 +330,30 @@ def _import_tree(project: Project, root: Path, shown: str, maps: dict[str, str],
             origin = f"imported from {shown}, folder {folder.name}/"
             toml_path.write_text(model_toml_text(model, known.get(folder.name), origin), encoding="utf-8")
             summary.model_tomls.append(f"solutions/{model}/model.toml")
+    summary.identical = [sorted(paths) for paths in hashes.values()
+                         if len({p.split("/", 1)[0] for p in paths}) > 1]
+    summary.identical.sort()
     return summary
+
+
+CODE_SUFFIXES = (".py", ".cu", ".cuh", ".c", ".cc", ".cpp", ".h", ".hpp")  # data files are often shared on purpose
+
+
+def _digest(path: Path) -> str | None:
+    """sha256 of a regular file (never following a link), or None."""
+    import hashlib
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        h = hashlib.sha256()
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)

@@ -18,6 +18,7 @@ import numpy as np
 MAX_HEADER = 64 * 1024 * 1024
 MAX_BLOB = 4 * 1024**3  # one array: no larger than a worker's default address-space cap
 MAX_DEPTH = 64
+MAX_FRAME = 4 * 1024**3  # all blobs of one message together
 
 
 class ProtocolError(Exception):
@@ -105,6 +106,9 @@ def decode(data, blobs: list[bytes], on_handle=None, on_spec=None, depth: int = 
     """Inverse of encode. Strict: anything malformed (unknown tags, missing fields, pickled
     arrays, array headers that do not match their bytes) is a ProtocolError, nothing else."""
     if depth == 0:
+        # Each blob may be referenced once: a small frame naming one 8 MB blob 250 times must
+        # not decode into 2 GB here. Decoded bytes are thus bounded by the frame's size.
+        blobs = _OnceBlobs(blobs)
         try:
             return _decode(data, blobs, on_handle, on_spec, 0)
         except ProtocolError:
@@ -182,9 +186,21 @@ def _load_npy(blob: bytes) -> np.ndarray:
         raise ProtocolError(f"bad array: {exc}") from None
 
 
+class _OnceBlobs(list):
+    """The blobs of one message, each to be used at most once while decoding it."""
+
+    def __init__(self, blobs):
+        super().__init__(blobs)
+        self.used: set[int] = set()
+
+
 def _blob(blobs: list[bytes], i) -> bytes:
-    if not isinstance(i, int) or not 0 <= i < len(blobs):
+    if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(blobs):
         raise ProtocolError("bad blob index")
+    if isinstance(blobs, _OnceBlobs):
+        if i in blobs.used:
+            raise ProtocolError(f"blob {i} referenced more than once")
+        blobs.used.add(i)
     return blobs[i]
 
 
@@ -223,9 +239,13 @@ def read_message(stream) -> tuple[dict, list[bytes]]:
     if count > 100_000:
         raise ProtocolError("too many blobs")
     blobs = []
+    total = 0
     for _ in range(count):
         (size,) = struct.unpack("!Q", _read_exact(stream, 8))
+        total += size
         if size > MAX_BLOB:
             raise ProtocolError("blob too large")
+        if total > MAX_FRAME:
+            raise ProtocolError("message too large")
         blobs.append(_read_exact(stream, size))
     return header, blobs

@@ -283,3 +283,17 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_refused_not_followed(projec
     gone = "alpha/attn/flash.py" if swap != "folder" else "alpha/attn/tests/deep/test_flash.py"
     assert "changed while importing" in dict(summary.skipped)[gone]
     assert (sol / "PROMPT.md").read_bytes() == b"their prompt\n"  # the rest is imported
+
+
+def test_byte_identical_code_across_models_is_reported(project, tmp_path):
+    # Issue 11: two models' dflash folders held the same file; discovery judged one model on
+    # the other's code. The importer names such files so an adapter mapping can say which.
+    src = build_external_repo(tmp_path)
+    shared = b"def flash_attention_fwd(Q, K, V, t, causal=True):\n    return Q * 2\n"
+    (src / "alpha/attn/shared.py").write_bytes(shared)
+    (src / "beta.2/attn").mkdir()
+    (src / "beta.2/attn/shared.py").write_bytes(shared)
+    (src / "beta.2/attn/own.py").write_bytes(b"x = 2\n")
+    summary = import_study(project, str(src))
+    assert summary.identical == [["alpha/attn/shared.py", "beta.2/attn/shared.py"]]
+    assert "alpha/attn/shared.py = beta.2/attn/shared.py" in summary.render()

@@ -58,6 +58,9 @@ SOLUTIONS = {
         "    if isinstance(a, int):\n"
         "        raise ModuleNotFoundError(\"No module named 'mlx'\", name='mlx')\n"
         "    return a + b\n")},
+    # NaN instead of numbers: the metric is not recorded, the result stays valid (it used to
+    # fail its own schema, read as missing and re-run on every build).
+    "nans": {"demo.py": "def add(a, b):\n    return a + b * float('nan')\n"},
     "forge-protocol": {"demo.py": (
         "def add(a, b):\n"
         "    if isinstance(a, int):\n"
@@ -132,3 +135,10 @@ def test_faking_not_run_on_trap_inputs_does_not_work(results, model):
     verdict = trap(results, model)
     assert verdict.status == "fell_in", verdict
     assert results[(model, "demo")].status == "failed"
+
+
+def test_a_nan_metric_is_not_recorded_and_the_result_stays_valid(results):
+    r = results[("nans", "demo")]  # read back through the schema: a null metric would be None here
+    assert r.status == "failed" and "abs_error" not in r.metrics
+    assert "metric abs_error not recorded" in r.phases["conformance"].tests[0].message or \
+        r.phases["conformance"].tests[0].outcome == "failed"

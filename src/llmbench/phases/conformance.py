@@ -35,6 +35,24 @@ COLLECT_ERROR = re.compile(r"^_+ ERROR collecting (\S+) _+$", re.M)
 SELF_REPORTED = frozenset({"self_reported_peak_mb", "self_reported_largest_step_mb"})
 
 
+def trusted_address_space(kind: str, worker_mb: int) -> int | None:
+    """Address-space cap (bytes) of the trusted pytest: whatever a worker sends, decoding it
+    cannot take the machine (its worker's own cap is lower and inherited). None for CUDA,
+    whose driver reserves huge virtual ranges in the worker."""
+    if kind == "cuda":
+        return None
+    return max(8 * 1024, 3 * worker_mb) * 1024**2
+
+
+def _cap_address_space(cap: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
 def stop(procs) -> None:
     """Stop trusted pytest runs: SIGINT first, so that pytest tears its fixtures down (the
     sandboxed worker, everything it started and its copy go with them: in the fallback a
@@ -109,8 +127,10 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
         argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap, maxfail=maxfail)
         argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
                  "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
+        cap = trusted_address_space(challenge.kind, int(limits["memory_mb"]))
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=challenge.path, env=dict(os.environ))
+                                cwd=challenge.path, env=dict(os.environ),
+                                preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
         ACTIVE.add(proc)
         timed_out = False
         try:

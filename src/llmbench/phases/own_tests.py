@@ -63,6 +63,47 @@ def discover(folder: Path) -> tuple[list[Path], list[Path], dict[str, int]]:
     return targets, (scripts if not targets else []), asserts
 
 
+ANALYSIS_MEMORY_BYTES = 1536 * 1024**2
+ANALYSIS_TIMEOUT_S = 120.0
+
+
+def analyse(folder: Path) -> tuple[list[Path], list[Path], dict[str, int], list[str], str]:
+    """discover() and missing_dependencies() in a child process with an address-space and CPU
+    limit: parsing a hostile 4 MB source can take gigabytes and minutes (found by review), and
+    must cost the solution its own-test discovery, never the harness. Only the AST is read.
+
+    -> (pytest targets, scripts, assert counts, missing dependencies, why it gave up or "").
+    """
+    import resource
+    import subprocess
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (ANALYSIS_MEMORY_BYTES, ANALYSIS_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (int(ANALYSIS_TIMEOUT_S), int(ANALYSIS_TIMEOUT_S) + 5))
+
+    argv = [sys.executable, "-m", "llmbench.phases.own_tests", str(folder)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=ANALYSIS_TIMEOUT_S, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        return [], [], {}, [], f"reading the sources took over {ANALYSIS_TIMEOUT_S:g} s"
+    try:
+        data = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return [], [], {}, [], f"a source file could not be analysed within limits ({tail[0][:200]})"
+    return ([Path(p) for p in data["targets"]], [Path(p) for p in data["scripts"]], data["asserts"],
+            data["missing"], "")
+
+
+def _analyse_here(folder: Path) -> dict:
+    targets, scripts, asserts = discover(folder)
+    missing = missing_dependencies(folder, analysable_files(folder))
+    return {"targets": [t.as_posix() for t in targets], "scripts": [s.as_posix() for s in scripts],
+            "asserts": asserts, "missing": missing}
+
+
 def _counts(tests: list[TestRecord]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in tests:
@@ -73,9 +114,11 @@ def _counts(tests: list[TestRecord]) -> dict[str, int]:
 
 def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb: int | None = 4096) -> PhaseResult:
     start = time.monotonic()
-    targets, scripts, asserts = discover(solution)
-    missing = missing_dependencies(solution, analysable_files(solution))
+    targets, scripts, asserts, missing, gave_up = analyse(solution)
     details = {"style": "pytest" if targets else ("scripts" if scripts else "none"), "missing_dependencies": missing}
+    if gave_up:
+        return PhaseResult(name="own_tests", status="not_run", reason=f"own tests not discovered: {gave_up}",
+                           details=details)
     if not targets and not scripts:
         return PhaseResult(name="own_tests", status="not_run", reason="no own tests found", details=details)
     copy = make_copy(solution)
@@ -195,3 +238,7 @@ def _log_tail(log: str, limit: int = 8000) -> str:
 def _short(text: str, limit: int = 2000) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 20] + " ... [truncated]"
+
+
+if __name__ == "__main__":  # the limited child of analyse()
+    sys.stdout.write(json.dumps(_analyse_here(Path(sys.argv[1]))))

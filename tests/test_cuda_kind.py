@@ -7,6 +7,7 @@ checks the algorithm and that every mutant's bug is caught, without a GPU.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -100,6 +101,50 @@ def test_phases_without_nvcc_or_gpu(monkeypatch):
     phase = cuda.own_programs_phase(FIXTURES / "good", run, gpu=None, timeout_s=60)
     assert (phase.name, phase.status, phase.reason) == ("own_tests", "not_run", "no CUDA device")
     assert phase.details["programs"] == ["test_host.cu"] and not calls
+
+
+def test_own_programs_cannot_steer_the_trusted_side_through_the_build_folder(monkeypatch, tmp_path):
+    """Issue 13: the build folder was inside the solution's copy: a program of the solution
+    could replace it with a link, and the trusted side then deleted and read through it.
+    nvcc and the programs are simulated (no nvcc needed); the first program attacks."""
+    monkeypatch.setattr(cuda, "nvcc_path", lambda: "/opt/fake/nvcc")
+    monkeypatch.setattr(cuda, "toolkit_root", lambda: None)
+    solution = tmp_path / "solution"
+    solution.mkdir()
+    for name in ("a_test.cu", "b_test.cu"):
+        (solution / name).write_text("int main() { return 0; }\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("own_1.d", "secret.d"):  # what the trusted side must neither delete nor read
+        (outside / name).write_text("x.o : /SECRET_PATH_FROM_OUTSIDE\n")
+
+    def run(argv, *, workdir, timeout_s, memory_mb=None, ro=(), rw=()):
+        workdir = Path(workdir)
+        if argv[0] == "/opt/fake/nvcc":
+            dep = Path(argv[argv.index("-MF") + 1])
+            dep = dep if dep.is_absolute() else workdir / dep
+            exe = Path(argv[argv.index("-o") + 1])
+            exe = exe if exe.is_absolute() else workdir / exe
+            if not dep.parent.is_symlink():  # nvcc, as the sandbox's uid, cannot write outside
+                dep.write_text(f"{exe} : {argv[argv.index('-O2') + 1]}\n")
+                exe.write_text("#!/bin/sh\n")
+        else:  # the solution's first program: swap the build folder (in the copy) for a link
+            for folder in [workdir / cuda.BUILD_DIR, *map(Path, ro)]:
+                if folder.is_symlink():
+                    continue
+                if folder.is_dir() and os.access(folder.parent, os.W_OK) and str(folder).startswith(str(workdir)):
+                    shutil.rmtree(folder)
+                    folder.symlink_to(outside)
+                elif folder.is_dir():  # cannot be swapped: plant links inside instead
+                    for name in ("own_1.d",):
+                        (folder / name).unlink(missing_ok=True)
+                        (folder / name).symlink_to(outside / "secret.d")
+        return cuda.LocalOutcome(0, False, "", "", "", 0.01)
+
+    phase = cuda.own_programs_phase(solution, run, gpu=FAKE_GPU, timeout_s=60)
+    assert sorted(p.name for p in outside.iterdir()) == ["own_1.d", "secret.d"], "deleted through a swapped link"
+    assert "SECRET_PATH_FROM_OUTSIDE" not in phase.model_dump_json()
+    assert [t.outcome for t in phase.tests] == ["passed", "passed"]
 
 
 # -- compile phase and own programs (nvcc, no GPU) ------------------------------------------

@@ -28,14 +28,74 @@ def _is_assert_call(node: ast.Call) -> bool:
         and func.value.id == "pytest"
 
 
+# Calls after which the rest of a block never runs.
+TERMINATING_CALLS = {("pytest", "skip"), ("pytest", "xfail"), ("pytest", "exit"), ("sys", "exit"), ("os", "_exit")}
+
+
 def count_asserts(node: ast.AST) -> int:
-    """assert statements plus assertion calls (np.testing.assert_*, self.assert*, pytest.raises)."""
+    """Reachable assert statements plus assertion calls (np.testing.assert_*, self.assert*,
+    pytest.raises). Code that never runs is not counted: what follows a return, raise,
+    break, continue or pytest.skip/sys.exit in its block, and the body of `if False:`
+    (or `if 0:`, `while False:`)."""
+    if isinstance(node, ast.Module):
+        return _block(node.body)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _block(node.body)
+    return _stmt(node) if isinstance(node, ast.stmt) else _expr(node)
+
+
+def _expr(node: ast.AST) -> int:
+    return sum(1 for sub in ast.walk(node) if isinstance(sub, ast.Call) and _is_assert_call(sub))
+
+
+def _terminates(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.Return, ast.Raise, ast.Break, ast.Continue)):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        f = stmt.value.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            return (f.value.id, f.attr) in TERMINATING_CALLS
+        if isinstance(f, ast.Name):
+            return f.id in ("exit", "quit")
+    return False
+
+
+def _block(stmts: list[ast.stmt]) -> int:
     n = 0
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Assert):
-            n += 1
-        elif isinstance(sub, ast.Call) and _is_assert_call(sub):
-            n += 1
+    for stmt in stmts:
+        n += _stmt(stmt)
+        if _terminates(stmt):
+            break  # the rest of this block is unreachable
+    return n
+
+
+def _constant(test: ast.expr):
+    """(True, value) for a constant condition, else (False, None)."""
+    if isinstance(test, ast.Constant):
+        return True, bool(test.value)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and isinstance(test.operand, ast.Constant):
+        return True, not test.operand.value
+    return False, None
+
+
+def _stmt(stmt: ast.stmt) -> int:
+    if isinstance(stmt, ast.Assert):
+        return 1 + _expr(stmt.test)
+    if isinstance(stmt, (ast.If, ast.While)):
+        known, value = _constant(stmt.test)
+        if known:
+            return _block(stmt.body) if value else _block(stmt.orelse)
+    n = 0
+    for _, value in ast.iter_fields(stmt):
+        items = value if isinstance(value, list) else [value]
+        if items and all(isinstance(i, ast.stmt) for i in items):
+            n += _block(items)
+            continue
+        for item in items:
+            if isinstance(item, (ast.excepthandler, ast.match_case)):
+                n += _block(item.body) + (_expr(item.guard) if getattr(item, "guard", None) else 0)
+            elif isinstance(item, ast.AST):
+                n += _expr(item)
     return n
 
 

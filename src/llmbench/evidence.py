@@ -182,6 +182,11 @@ def flags(grade: str | None, result: Result | None) -> list[Flag]:
             out.append(Flag("high_grade_trap", "falls into a trap",
                             f"Graded {grade}, but the solution falls into {_plural(len(fell), 'trap')} "
                             f"of this challenge: {', '.join(fell)}."))
+        conformance = _phase(result, "conformance")
+        if conformance is not None and conformance.status == "timeout":
+            out.append(Flag("high_grade_conformance_hangs", "conformance times out",
+                            f"Graded {grade}, but the conformance run did not finish in time"
+                            f"{': ' + conformance.reason if conformance.reason else ''}."))
         failures = _conformance_failures(result)
         if failures:
             shown = ", ".join(failures[:3]) + (" ..." if len(failures) > 3 else "")
@@ -205,6 +210,8 @@ RULES: dict[str, tuple[str, str]] = {
     "high_grade_tests_assert_nothing": ("tests assert nothing",
                                         f"grade {HIGH_GRADE} or better; the own tests pass but contain no assertion"),
     "high_grade_trap": ("falls into a trap", f"grade {HIGH_GRADE} or better; at least one trap verdict is fell_in"),
+    "high_grade_conformance_hangs": ("conformance times out",
+                                     f"grade {HIGH_GRADE} or better; the conformance run timed out as a whole"),
     "high_grade_conformance_fails": ("conformance fails",
                                      f"grade {HIGH_GRADE} or better; a conformance test not tied to a trap fails"),
     "low_grade_all_pass": ("low grade, all checks pass",

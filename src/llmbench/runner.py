@@ -280,9 +280,9 @@ def _runner(sandbox: Sandbox):
     """run(argv, workdir, timeout_s) for kind modules: a non-Python command in the sandbox."""
     from .sandbox import Limits
 
-    def run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None):
+    def run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None, ro=(), rw=()):
         return sandbox.run(list(argv), workdir=workdir, limits=Limits(wall_s=timeout_s, memory_mb=memory_mb),
-                           python=False)
+                           ro=list(ro), rw=list(rw), python=False)
 
     return run
 

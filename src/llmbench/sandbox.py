@@ -348,7 +348,8 @@ class Sandbox:
         return env
 
     # -- command construction -------------------------------------------------------
-    def wrap(self, argv: list[str], workdir: Path, ro: list[Path], limits: Limits, python: bool) -> list[str]:
+    def wrap(self, argv: list[str], workdir: Path, ro: list[Path], limits: Limits, python: bool,
+             rw: list[Path] = ()) -> list[str]:
         if self.mode == "bwrap":
             args = [
                 shutil.which("bwrap"), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
@@ -366,6 +367,8 @@ class Sandbox:
                 args += ["--ro-bind", "/usr/local", "/usr/local"]
                 for dev in gpu_devices():
                     args += ["--dev-bind", dev, dev]
+            for p in rw:
+                args += ["--bind", str(p), str(p)]
             args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
             return args + (self.bootstrap(argv, workdir) if python else argv)
         return self.bootstrap(argv, workdir) if python else argv
@@ -377,10 +380,10 @@ class Sandbox:
         uid = ["--uid", "{uid}"] if (self.mode == "fallback" and self.is_root) else []
         return [argv[0], "-s", "-P", "-m", "llmbench.dropper", *uid, "--chdir", str(workdir), "--", *argv[1:]]
 
-    def prepare_workdir(self, workdir: Path, uid: int | None) -> None:
+    def prepare_workdir(self, workdir: Path, uid: int | None, rw: list[Path] = ()) -> None:
         (workdir / ".tmp").mkdir(exist_ok=True)
-        if uid is not None:
-            for root, dirs, files in os.walk(workdir):
+        for top in ([workdir, *rw] if uid is not None else []):
+            for root, dirs, files in os.walk(top):
                 os.chown(root, uid, uid)
                 for name in files:
                     path = os.path.join(root, name)
@@ -388,13 +391,14 @@ class Sandbox:
                         os.chown(path, uid, uid)
 
     # -- running --------------------------------------------------------------------
-    def popen(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), python: bool = True,
+    def popen(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), rw: list[Path] = (),
+              python: bool = True,
               env: dict | None = None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
               stderr=subprocess.PIPE) -> "SandboxedProcess":
         lease = UidLease() if (self.mode == "fallback" and self.is_root) else None
         uid = lease.uid if lease else None
-        self.prepare_workdir(workdir, uid)
-        cmd = [a.replace("{uid}", str(uid)) for a in self.wrap(list(argv), workdir, list(ro), limits, python)]
+        self.prepare_workdir(workdir, uid, list(rw))
+        cmd = [a.replace("{uid}", str(uid)) for a in self.wrap(list(argv), workdir, list(ro), limits, python, list(rw))]
         cg = PidsCgroup(limits.nproc + 8)
         cpu = int(limits.cpu_s or max(limits.wall_s * 2, 5))
         nproc_extra = 0 if (self.mode == "bwrap" or self.is_root) else _count_own_processes()
@@ -434,10 +438,11 @@ class Sandbox:
             raise
         return SandboxedProcess(proc, cg, lease)
 
-    def run(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), python: bool = True,
+    def run(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), rw: list[Path] = (),
+            python: bool = True,
             env: dict | None = None) -> RunOutcome:
         start = time.monotonic()
-        sp = self.popen(argv, workdir=workdir, limits=limits, ro=ro, python=python, env=env)
+        sp = self.popen(argv, workdir=workdir, limits=limits, ro=ro, rw=rw, python=python, env=env)
         out, err = TailBuffer(), TailBuffer()
         threads = [drain(sp.proc.stdout, out), drain(sp.proc.stderr, err)]
         timed_out = False

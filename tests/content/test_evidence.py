@@ -182,3 +182,14 @@ def test_evidence_ranking_ties_share_a_rank_and_accepts_mapping():
     rows = evidence_ranking(results, {"a": M("A"), "b": M("B")})
     assert [(r.model, r.rank) for r in rows] == [("a", 1), ("b", 1), ("c", 3)]
     assert rows[2].name == "c"  # a result's model missing from models still gets a row
+
+
+def test_high_grade_whose_conformance_run_times_out_is_flagged():
+    """Issue 13: a conformance run that timed out as a whole left no records, so no flag."""
+    r = make_result(status="timeout", phases=[phase("conformance", "timeout", reason="conformance timed out after 600 s")],
+                    traps={"t1": "not_run"})
+    found = flags("A", r)
+    assert [f.rule for f in found] == ["high_grade_conformance_hangs"]
+    assert "timed out after 600 s" in found[0].explanation
+    assert rules("C", r) == []
+    assert "high_grade_conformance_hangs" in evidence.RULES

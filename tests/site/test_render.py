@@ -223,3 +223,25 @@ def test_flag_explanation_cannot_split_its_table_cell_or_add_attributes(syntheti
     for line in out.splitlines():
         if line.startswith("| ") and "⚑" in line:
             assert line.count("|") == header.count("|"), line  # no cell split
+
+
+def test_site_data_reads_only_the_head_of_huge_files(synthetic_root, tmp_path):
+    """Issue 13: the site build read whole files (multi-GB checkpoints) before truncating.
+    Under a 1.5 GiB address-space cap, a 4 GiB file must not be read whole."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "repo"
+    shutil.copytree(synthetic_root, root, symlinks=True)
+    with open(root / "solutions/synthetic-a/alpha/checkpoint.txt", "wb") as fh:
+        fh.write(b"weights " * 40_000)
+        fh.truncate(4 << 30)  # sparse: cheap to make, 4 GiB to read
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20)); "
+            "from llmbench.site.data import load_site_data, MAX_SOURCE_BYTES; "
+            f"d = load_site_data(__import__('pathlib').Path({str(root)!r})); "
+            "f = {x.path: x for x in d.files('synthetic-a', 'alpha')}['checkpoint.txt']; "
+            "assert f.size == 4 << 30 and f.truncated and len(f.text) == MAX_SOURCE_BYTES, (f.size, f.truncated); "
+            "print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

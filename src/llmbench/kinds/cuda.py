@@ -25,6 +25,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -142,7 +143,7 @@ class LocalOutcome:
     duration_s: float
 
 
-def local_run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None) -> LocalOutcome:
+def local_run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None, ro=(), rw=()) -> LocalOutcome:
     """The `run` interface without a sandbox: only for trusted code (our reference, tests)."""
     start = time.monotonic()
     try:
@@ -289,20 +290,21 @@ class Build:
     output: str
 
 
-def _nvcc_build(run, copy: Path, argv_tail: list[str], dep_rel: str, timeout_s: float,
+def _nvcc_build(run, copy: Path, argv_tail: list[str], dep_name: str, timeout_s: float,
                 toolkit: Path | None) -> Build:
     nvcc = nvcc_path() or "nvcc"
-    dep_file = copy / dep_rel
-    dep_file.unlink(missing_ok=True)
-    res = run([nvcc, "-MD", "-MF", dep_rel, *argv_tail], workdir=copy, timeout_s=timeout_s)
-    deps = parse_depfile(_read(dep_file)) if dep_file.exists() else []
+    build = build_dir(copy)
+    dep_file = build / dep_name
+    dep_file.unlink(missing_ok=True)  # never follows: build/ itself cannot be swapped (its parent is ours)
+    res = run([nvcc, "-MD", "-MF", str(dep_file), *argv_tail], workdir=copy, timeout_s=timeout_s, rw=[build])
+    deps = parse_depfile(_read_regular(dep_file))
     outside = sorted({d for d in deps if not _allowed_dep(d if os.path.isabs(d) else str(copy / d), copy, toolkit)})
     raw = (res.stdout or "") + ("\n" if res.stdout and res.stderr else "") + (res.stderr or "")
     if outside:
         shown = ", ".join(relativise(d, copy) for d in outside[:5])
         return Build("failed", f"includes files outside the solution: {shown} ({WITHHELD})", res.duration_s,
                      deps, WITHHELD)
-    output = relativise(filter_diagnostics(raw, copy, toolkit), copy)
+    output = relativise(relativise(filter_diagnostics(raw, copy, toolkit), copy), copy.parent)
     if res.timed_out:
         return Build("timeout", f"nvcc timed out ({res.reason})", res.duration_s, deps, output)
     if res.returncode == 0:
@@ -312,9 +314,36 @@ def _nvcc_build(run, copy: Path, argv_tail: list[str], dep_rel: str, timeout_s: 
 
 
 def _work_copy(folder: Path) -> Path:
+    """A throwaway copy of the solution, and next to it (in the copy's root-owned parent, out
+    of the solution's reach) the build folder: a program of the solution could replace a
+    build folder inside its copy with a link before the trusted side reads or deletes there."""
     from ..sandbox import make_copy
 
-    return make_copy(folder)
+    copy = make_copy(folder)
+    build_dir(copy).mkdir(mode=0o755)
+    return copy
+
+
+def build_dir(copy: Path) -> Path:
+    """Where nvcc writes objects, programs and dependency files for a work copy."""
+    return copy.parent / "build"
+
+
+def _read_regular(path: Path, limit: int = 4 << 20) -> str:
+    """A file the sandbox wrote, read by the trusted side: never through a link, never a
+    FIFO or device, at most `limit` bytes; "" otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def _drop_copy(copy: Path) -> None:
@@ -343,7 +372,7 @@ def compile_phase(copy_dir: Path, run, *, timeout_s: float, gpu=_AUTO):
     toolkit = toolkit_root()
     copy = _work_copy(Path(copy_dir))
     try:
-        (copy / BUILD_DIR).mkdir(exist_ok=True)
+        build = build_dir(copy)
         tests: list[TestRecord] = []
         errors: dict[str, str] = {}
         logs: list[str] = []
@@ -364,8 +393,8 @@ def compile_phase(copy_dir: Path, run, *, timeout_s: float, gpu=_AUTO):
                 tests.append(TestRecord(name=name, outcome="not_run", message="compile time budget used up"))
                 continue
             tail = ["-c", f"-arch={arch}"] + (["-x", "cu"] if rel.suffix == ".cuh" else [])
-            tail += [name, "-o", f"{BUILD_DIR}/{i}_{rel.stem}.o"]
-            b = _nvcc_build(run, copy, tail, f"{BUILD_DIR}/{i}_{rel.stem}.d", left, toolkit)
+            tail += [name, "-o", str(build / f"{i}_{rel.stem}.o")]
+            b = _nvcc_build(run, copy, tail, f"{i}_{rel.stem}.d", left, toolkit)
             for dep in b.deps:
                 full = dep if os.path.isabs(dep) else str(copy / dep)
                 if _inside(full, copy):
@@ -377,7 +406,7 @@ def compile_phase(copy_dir: Path, run, *, timeout_s: float, gpu=_AUTO):
                 message = "looks like Markdown, not CUDA source\n" + message
             if b.outcome != "passed":
                 errors[name] = message
-                logs.append(f"$ nvcc {' '.join(tail)}\n{b.output}")
+                logs.append(f"$ nvcc {relativise(' '.join(tail), copy.parent)}\n{b.output}")
             tests.append(TestRecord(name=name, outcome=b.outcome, message=message, duration_s=round(b.duration_s, 3)))
     finally:
         _drop_copy(copy)
@@ -439,7 +468,7 @@ def own_programs_phase(copy_dir: Path, run, *, gpu, timeout_s: float):
     logs: list[str] = []
     deadline = start + timeout_s
     try:
-        (copy / BUILD_DIR).mkdir(exist_ok=True)
+        build = build_dir(copy)
         for i, rel in enumerate(programs):
             name = rel.as_posix()
             if not _inside(str(copy / rel), copy):
@@ -447,28 +476,28 @@ def own_programs_phase(copy_dir: Path, run, *, gpu, timeout_s: float):
                 continue
             text = _read(copy / rel)
             libs = [flag for word, flag in _LIBS if word in text]
-            exe = f"{BUILD_DIR}/own_{i}_{rel.stem}"
+            exe = str(build / f"own_{i}_{rel.stem}")
             tail = [f"-arch={arch}", "-O2", name, "-o", exe, *libs]
             left = deadline - time.monotonic()
             if left <= 1:
                 tests.append(TestRecord(name=name, outcome="not_run", message="own tests time budget used up"))
                 continue
-            b = _nvcc_build(run, copy, tail, f"{BUILD_DIR}/own_{i}.d", left, toolkit)
+            b = _nvcc_build(run, copy, tail, f"own_{i}.d", left, toolkit)
             if b.outcome == "failed" and "undefined reference" in b.output and others:
                 tail = [f"-arch={arch}", "-O2", name, *others, "-o", exe, *libs]
-                b = _nvcc_build(run, copy, tail, f"{BUILD_DIR}/own_{i}.d", deadline - time.monotonic(), toolkit)
+                b = _nvcc_build(run, copy, tail, f"own_{i}.d", deadline - time.monotonic(), toolkit)
             if b.outcome != "passed":
                 outcome = "timeout" if b.outcome == "timeout" else "error"
                 tests.append(TestRecord(name=name, outcome=outcome, message="build failed: " + b.message,
                                         duration_s=round(b.duration_s, 3)))
-                logs.append(f"$ nvcc {' '.join(tail)}\n{b.output}")
+                logs.append(f"$ nvcc {relativise(' '.join(tail), copy.parent)}\n{b.output}")
                 continue
             left = deadline - time.monotonic()
             if left <= 1:
                 tests.append(TestRecord(name=name, outcome="not_run", message="own tests time budget used up"))
                 continue
-            res = run([f"./{exe}"], workdir=copy, timeout_s=left)
-            output = relativise((res.stdout or "") + (res.stderr or ""), copy)
+            res = run([exe], workdir=copy, timeout_s=left, ro=[build])
+            output = relativise(relativise((res.stdout or "") + (res.stderr or ""), build), copy)
             said_fail = reports_failure(output)
             if res.timed_out:
                 outcome, message = "timeout", res.reason or "timed out"
@@ -479,7 +508,7 @@ def own_programs_phase(copy_dir: Path, run, *, gpu, timeout_s: float):
             else:
                 outcome, message = "passed", ""
             tests.append(TestRecord(name=name, outcome=outcome, message=message, duration_s=round(res.duration_s, 3)))
-            logs.append(f"$ ./{exe}\n{output}")
+            logs.append(f"$ {relativise(exe, build.parent)}\n{output}")
     finally:
         _drop_copy(copy)
     counts: dict[str, int] = {}

@@ -190,8 +190,11 @@ def _run_pytest(copy: Path, targets: list[Path], asserts: dict[str, int], sandbo
         if isinstance(phase, dict):
             crash = phase.get("crash") if isinstance(phase.get("crash"), dict) else {}
             message = str(crash.get("message") or phase.get("longrepr") or "")
+        # xfailed: the test failed as its author expected; that is not a pass (issue 13).
         outcome_name = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error",
-                        "xfailed": "passed", "xpassed": "failed"}.get(raw, "error")
+                        "xfailed": "skipped", "xpassed": "failed"}.get(raw, "error")
+        if raw == "xfailed":
+            message = "expected to fail (xfail): " + message
         if outcome_name in ("failed", "error") and TIMEOUT_MARK.search(message):
             outcome_name = "timeout"
         duration = sum(float(t[w].get("duration", 0)) for w in ("setup", "call", "teardown") if isinstance(t.get(w), dict))

@@ -7,6 +7,8 @@ kept as a visible state instead: the site shows it, the build goes on.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -156,7 +158,7 @@ class SiteData:
             size = path.stat().st_size
             text, truncated = None, False
             if self.publish_sources and rel.name != SESSION_LOG:
-                raw = path.read_bytes()[: MAX_SOURCE_BYTES + 1]
+                raw = read_head(path, MAX_SOURCE_BYTES + 1)
                 if b"\0" not in raw[:8192]:
                     truncated = len(raw) > MAX_SOURCE_BYTES
                     text = raw[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
@@ -173,7 +175,7 @@ class SiteData:
                 path = sol.path / "PROMPT.md"
                 if cid != challenge or path.is_symlink() or not path.is_file():
                     continue
-                text = path.read_bytes()[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
+                text = read_head(path, MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
                 # A missing final newline is not a different prompt.
                 groups.setdefault(text.rstrip() + "\n", []).append(mid)
             self._cache[key] = [StudyPrompt(text, tuple(models)) for text, models in groups.items()]
@@ -191,6 +193,27 @@ class SiteData:
             path = sol.path / SESSION_LOG if sol else None
             self._cache[key] = session_stats(path) if path and path.is_file() and not path.is_symlink() else None
         return self._cache[key]
+
+
+def read_head(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes from the start of a regular file (a solution may hold a multi-GB
+    checkpoint: never read it whole); b"" for a link, FIFO, device or unreadable file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        chunks, left = [], limit
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def session_stats(path: Path) -> SessionStats:

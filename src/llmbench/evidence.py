@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from .schema import Result
+from .vocabulary import is_gap, status_term, trap_term
 
 # Letter grades and their points. A+ sits above A so that ordering stays strict.
 _LETTER_POINTS = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0}
@@ -152,10 +153,13 @@ def flags(grade: str | None, result: Result | None) -> list[Flag]:
     points = grade_points(grade)
     if points is None or result is None or result.run_kind != "solution":
         return []
+    if is_gap(result) and result.status not in ("harness_error", "partial"):
+        return []  # our gap (no adapter, no GPU, a dependency we do not install): says nothing of the solution
     out: list[Flag] = []
     if points >= grade_points(HIGH_GRADE):
         compile_phase = _phase(result, "compile")
-        if compile_phase is not None and compile_phase.status in _BAD_PHASE:
+        if compile_phase is not None and compile_phase.status in _BAD_PHASE \
+                and not status_term(compile_phase.status, compile_phase.reason).gap:
             reason = compile_phase.reason or compile_phase.status
             out.append(Flag("high_grade_no_compile", "does not compile",
                             f"Graded {grade}, but the code does not compile: {reason}."))
@@ -163,7 +167,7 @@ def flags(grade: str | None, result: Result | None) -> list[Flag]:
             out.append(Flag("high_grade_not_runnable", "cannot run",
                             f"Graded {grade}, but the solution could not be run: {result.reason or 'not runnable'}."))
         own = _phase(result, "own_tests")
-        if own is not None and own.status != "harness_error":
+        if own is not None and own.status != "harness_error" and not status_term(own.status, own.reason).gap:
             if own.status == "failed":
                 failed = own.counts.get("failed", 0) + own.counts.get("error", 0)
                 detail = f"{_plural(failed, 'test')} failed" if failed else (own.reason or "they failed")
@@ -250,8 +254,8 @@ class RankingRow:
 
     model: str
     name: str
-    solutions: int  # results counted (harness errors excluded)
-    harness_errors: int
+    solutions: int  # results counted (our gaps excluded)
+    harness_errors: int  # results left out: our gap (harness error, no adapter, no GPU, missing dependency)
     traps_avoided: int
     traps_fell_in: int
     traps_unverified: int  # not run because the solution could not run or hung
@@ -259,6 +263,8 @@ class RankingRow:
     trap_score: float | None  # avoided / (avoided + fell_in + unverified)
     conformance_pass_rate: float | None  # mean over solutions of passed / ran
     rank: int | None
+    conformance_passed: int = 0  # conformance tests passed, summed over the counted solutions
+    conformance_ran: int = 0  # conformance tests that ran (the denominator)
 
 
 def _solution_pass_rate(result: Result) -> float | None:
@@ -275,6 +281,20 @@ def _solution_pass_rate(result: Result) -> float | None:
     if result.status in ("not_runnable", "timeout", "failed"):
         return 0.0  # nothing could be shown to work
     return None
+
+
+def _conformance_counts(result: Result) -> tuple[int, int]:
+    """(passed, ran) conformance tests of one result (tests beyond the prompt excluded)."""
+    phase = _phase(result, "conformance")
+    if phase is None:
+        return 0, 0
+    counts = dict(phase.counts)
+    if not any(k in counts for k in ("passed", "failed", "error", "timeout")):
+        counts = {}
+        for t in phase.tests:
+            if t.decides:
+                counts[t.outcome] = counts.get(t.outcome, 0) + 1
+    return counts.get("passed", 0), sum(counts.get(k, 0) for k in ("passed", "failed", "error", "timeout"))
 
 
 def evidence_ranking(results, models) -> list[RankingRow]:
@@ -295,8 +315,8 @@ def evidence_ranking(results, models) -> list[RankingRow]:
 
     rows = []
     for mid, rs in by_model.items():
-        counted = [r for r in rs if r.status != "harness_error"]
-        avoided = fell = unverified = inexpressible = 0
+        counted = [r for r in rs if r.status != "harness_error" and not is_gap(r)]
+        avoided = fell = unverified = inexpressible = passed = ran = 0
         rates = []
         for r in counted:
             # The solution's own inability to run counts against it; our gaps (needs_adapter,
@@ -307,13 +327,15 @@ def evidence_ranking(results, models) -> list[RankingRow]:
                     avoided += 1
                 elif v.status == "fell_in":
                     fell += 1
-                elif could_not_run:
+                elif could_not_run and not trap_term(v).gap:
                     unverified += 1
                 else:
-                    inexpressible += 1
+                    inexpressible += 1  # our gap or an optional entry point: not counted
             rate = _solution_pass_rate(r)
             if rate is not None:
                 rates.append(rate)
+            p, n = _conformance_counts(r)
+            passed, ran = passed + p, ran + n
         judged = avoided + fell + unverified
         rows.append(dict(
             model=mid, name=names[mid], solutions=len(counted), harness_errors=len(rs) - len(counted),
@@ -321,6 +343,7 @@ def evidence_ranking(results, models) -> list[RankingRow]:
             traps_not_expressible=inexpressible,
             trap_score=round(avoided / judged, 4) if judged else None,
             conformance_pass_rate=round(sum(rates) / len(rates), 4) if rates else None,
+            conformance_passed=passed, conformance_ran=ran,
         ))
 
     def key(row):

@@ -6,7 +6,8 @@ Models synthetic-a ... synthetic-g only ever exist inside a test's temporary fol
                beta: result file corrupt (unreadable)
   synthetic-b  alpha: failed, fell into t_one, t_three not run; beta: stale result (old suite)
   synthetic-c  alpha: timeout
-  synthetic-d  alpha: not_runnable
+  synthetic-d  alpha: not_runnable, legacy reason naming a dependency we do not install (our gap)
+               beta: not_runnable, legacy reason naming a missing adapter mapping (our gap), graded A-
   synthetic-e  alpha: harness_error
   synthetic-f  alpha: solution present, no result yet
   synthetic-g  graded in the study, no solution in the repository
@@ -181,6 +182,7 @@ STUDY = textwrap.dedent("""\
     "synthetic-a" = "A-"
     "synthetic-b" = "B"
     "synthetic-g" = "C+"
+    "synthetic-d" = "A-"
 
     [[ranking]]
     rank = 1
@@ -201,13 +203,41 @@ STUDY = textwrap.dedent("""\
     """)
 
 INDEX = textwrap.dedent("""\
+    ---
+    hide:
+      - toc
+    ---
+
     # Synthetic home
 
-    <!-- live: ranking -->
+    <p class="lb-lede">What this site is, in two sentences. The second one.</p>
+
+    ## Grades the evidence contradicts
+
+    <!-- live: contradicted -->
 
     <!-- live: claims verdict=contradicted limit=3 -->
 
+    ## Two rankings
+
+    <div class="lb-pair" markdown>
+    <div markdown>
+
+    <!-- live: ranking -->
+
+    </div>
+    <div markdown>
+
     <!-- live: ranking source=evidence -->
+
+    </div>
+    </div>
+
+    ## Grades and evidence
+
+    <!-- live: grade-matrix compact=true -->
+
+    ## Full matrix
 
     <!-- live: grade-matrix -->
 
@@ -473,6 +503,11 @@ def make_project(root: Path, publish_sources: bool = True) -> Path:
                        conformance=_phase("conformance", [], status="timeout", reason="exceeded 600 s"),
                        traps={"t_one": ("not_run", "timeout")}))
     store.write(result("synthetic-d", "alpha", "not_runnable", reason="ImportError: no module named torch"))
+    store.write(result("synthetic-d", "beta", "not_runnable",
+                       reason="entry point make_cache not found in /work/build-machine/sandbox/kernel.py; "
+                              "map it in adapters/synthetic-d/beta/adapter.toml",
+                       traps={"b_trap": ("not_run", "entry point make_cache not found")}))
+    write(sol / "synthetic-d/beta/kernel.cu", "__global__ void fused_kernel(float* x) {}\n")
     store.write(result("synthetic-e", "alpha", "harness_error", reason="worker lost"))
     write(root / "results/synthetic-a/beta.json", '{"schema_version": 1, "model": "synthetic-a", "chall')
     store.write(result("synthetic-b", "beta", "ok", suite="0", metrics={"bandwidth": 84.0},

@@ -156,3 +156,105 @@ def test_site_in_chromium(server, browser):
     assert urls and all(u.startswith((server, "data:", "blob:")) for u in urls), [u for u in urls if not u.startswith(server)]
     errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+# ---- the site as its readers use it (issue 16): layout, legend, home page, search, paths ----------
+
+def pages_of(site: Path, prefix: str) -> list[str]:
+    return sorted(p.parent.relative_to(site).as_posix() + "/" for p in (site / prefix).rglob("index.html"))
+
+
+def overflow(driver, selector: str) -> list[str]:
+    """Elements matching selector (and the page itself) whose content is wider than their box."""
+    return driver.execute_script("""
+        var out = [];
+        if (document.documentElement.scrollWidth > window.innerWidth + 1)
+            out.push('page ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+        document.querySelectorAll(arguments[0]).forEach(function (el) {
+            var box = el.closest('.md-typeset__scrollwrap') || el.parentElement;
+            [el, box].forEach(function (e) {
+                if (e.scrollWidth > e.clientWidth + 1) out.push(e.className + ' ' + e.scrollWidth + ' > ' + e.clientWidth);
+            });
+        });
+        return out;""", selector)
+
+
+def test_home_matrix_fits_1400px(server, browser):
+    browser.set_window_size(1400, 1800)
+    browser.get(server)
+    matrix = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".lb-matrix table")))
+    assert matrix.find_elements(By.CSS_SELECTOR, "tbody tr"), "the compact matrix has rows"
+    assert overflow(browser, ".lb-matrix table") == []
+
+
+def test_no_solution_summary_overflows_at_390px(server, browser, synthetic_site):
+    browser.set_window_size(390, 2000)
+    pages = pages_of(synthetic_site, "solutions")
+    assert len(pages) >= 10
+    for page in pages:
+        browser.get(server + page)
+        summary = wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "h2#summary + * table, "
+                                                                                        "h2#summary + table")))
+        assert summary.is_displayed()
+        assert overflow(browser, "h2#summary + * table, h2#summary + table") == [], page
+    browser.set_window_size(1400, 1000)
+
+
+def test_home_lists_contradicted_grades_and_both_rankings(server, browser):
+    browser.get(server)
+    heading = wait(browser).until(EC.presence_of_element_located((By.ID, "grades-the-evidence-contradicts")))
+    items = heading.find_elements(By.XPATH, "following-sibling::ul[1]/li")
+    assert len(items) == 1, [i.text for i in items]  # Bravo's A- on alpha; Delta's gaps raise none
+    assert "Synthetic Bravo" in items[0].text and "falls into a trap" in items[0].text
+    assert items[0].find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/solutions/synthetic-b/alpha/")
+    heads = [th.text.strip(" ↕▲▼") for th in browser.find_elements(By.CSS_SELECTOR, ".lb-pair thead th")]
+    assert "Average grade (judge)" in heads and "Traps avoided" in heads  # published beside evidence
+    assert "3 of 3 (100%)" in browser.find_element(By.CSS_SELECTOR, ".lb-pair").text  # with its denominator
+
+
+def test_every_status_glyph_on_a_page_has_its_legend_entry(server, browser, synthetic_site):
+    pages = ["", "challenges/alpha/", "challenges/beta/", "models/synthetic-d/", "analysis/synthetic/",
+             *pages_of(synthetic_site, "solutions")]
+    seen = set()
+    for page in pages:
+        browser.get(server + page)
+        wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "article h1")))
+        used, explained, flag_used, flag_explained = browser.execute_script("""
+            var used = new Set(), explained = new Set();
+            document.querySelectorAll('article .lb-mark').forEach(function (el) {
+                var kind = Array.from(el.classList).find(function (c) { return c !== 'lb-mark' && c.startsWith('lb-'); });
+                var glyph = el.textContent.trim().charAt(0);
+                (el.closest('.lb-legend') ? explained : used).add(kind + ' ' + glyph);
+            });
+            var flags = document.querySelectorAll('article .lb-flag');
+            var inLegend = Array.from(flags).filter(function (f) { return f.closest('.lb-legend'); }).length;
+            return [Array.from(used), Array.from(explained), flags.length - inLegend > 0, inLegend > 0];""")
+        missing = set(used) - set(explained)
+        assert not missing, (page, missing)
+        assert flag_explained or not flag_used, page
+        legend = browser.find_elements(By.CSS_SELECTOR, "article .lb-legend a")
+        assert not used or any(a.get_attribute("href").endswith("/statuses/") for a in legend), page
+        seen.update(used)
+    assert {k.split()[0] for k in seen} >= {"lb-ok", "lb-bad", "lb-time", "lb-gap", "lb-none", "lb-warn"}, seen
+
+
+def test_search_for_a_model_name_lists_its_model_page_first(server, browser):
+    for name, page in [("Synthetic Delta", "/models/synthetic-d/"), ("Synthetic Bravo", "/models/synthetic-b/")]:
+        hits = search(browser, server, name)
+        from urllib.parse import urlsplit
+
+        assert urlsplit(hits[0]).path.endswith(page), hits[:4]
+    hits = search(browser, server, "fused_kernel")  # a name a solution defines, found on its page
+    assert any("/solutions/synthetic-d/beta/" in h for h in hits), hits
+
+
+def test_no_page_shows_a_path_of_the_build_machine(server, browser, synthetic_site, synthetic_root):
+    import re
+
+    machine = re.compile(r"(?<![\w.])/(?:work|tmp|home|root|Users)/")
+    for page in ["", "challenges/alpha/", "challenges/beta/", "models/synthetic-d/", *pages_of(synthetic_site, "solutions")]:
+        browser.get(server + page)
+        text = wait(browser).until(EC.presence_of_element_located((By.TAG_NAME, "body"))).get_attribute("textContent")
+        titles = " ".join(e.get_attribute("title") or "" for e in browser.find_elements(By.CSS_SELECTOR, "[title]"))
+        assert str(synthetic_root) not in text + titles, page
+        assert not machine.search(text + " " + titles), (page, machine.search(text + " " + titles).group(0))

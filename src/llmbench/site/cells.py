@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ContentError
-from ..schema import STATUS_MEANING, PhaseResult, Result
+from ..schema import PhaseResult, Result
 from .data import REFERENCE, SiteData
 from .directives import Directive
+from ..vocabulary import KINDS, TERMS, Term, outcome_term, result_term, status_term, strip_machine_paths, trap_term
 from .text import esc, esc_html, fmt_number
 
 DOWNLOADS = {
@@ -20,7 +21,6 @@ DOWNLOADS = {
     "CSV": "downloads/results.csv",
     "schema": "downloads/result.schema.json",
 }
-_SYMBOL = {"ok": "✓", "bad": "✗", "warn": "⚠", "none": "○", "time": "◔", "info": "ℹ"}
 _RAN = ("passed", "failed", "error", "timeout")
 
 
@@ -57,10 +57,26 @@ class Context:
 
 # ---- small pieces ------------------------------------------------------------------
 
-def mark(ctx: Context, kind: str, text: str) -> str:
-    """A visible state marker: a symbol and (escaped) text, coloured on the site."""
-    body = f"{_SYMBOL[kind]} {text}"
-    return f'<span class="lb-mark lb-{kind}">{body}</span>' if ctx.html else body
+def mark(ctx: Context, kind: str, text: str, tip: str = "") -> str:
+    """A visible state marker: the kind's glyph and (escaped) text, coloured on the site.
+
+    tip: plain text shown on hover (details that do not fit the cell).
+    """
+    body = f"{KINDS[kind].glyph} {text}"
+    if not ctx.html:
+        return body
+    title = f' title="{esc_html(tip)}"' if tip else ""
+    return f'<span class="lb-mark lb-{kind}"{title}>{body}</span>'
+
+
+def term_mark(ctx: Context, t: Term, detail: str = "", tip: str = "") -> str:
+    """A Term's marker: its glyph, word and an optional (already escaped) detail."""
+    return mark(ctx, t.kind, t.word + (f": {detail}" if detail else ""), tip)
+
+
+def clean(ctx: Context, text: str, limit: int | None = 240) -> str:
+    """A message for readers: machine paths of the build machine removed, then escaped."""
+    return esc(strip_machine_paths(str(text), (str(ctx.data.root),)), limit)
 
 
 def model_link(ctx: Context, model: str) -> str:
@@ -86,7 +102,7 @@ def downloads_line(ctx: Context) -> str:
 
 
 def counts(phase: PhaseResult) -> dict[str, int]:
-    """Outcome counts of a phase, from its counts or else from its test records."""
+    """Outcome counts of a phase, from its counts or else from its test records (tests that decide only)."""
     out = {k: v for k, v in phase.counts.items()}
     if not any(k in out for k in _RAN) and phase.tests:
         for t in phase.tests:
@@ -104,94 +120,109 @@ def beyond_summary(ctx: Context, phase: PhaseResult | None) -> str:
         skipped = c.get("skipped", 0) + c.get("not_run", 0)
         return mark(ctx, "none", f"{skipped} skipped") if skipped else "–"
     passed = c.get("passed", 0)
-    return mark(ctx, "ok" if passed == ran else "info", f"{passed}/{ran}")
+    return mark(ctx, "ok" if passed == ran else "gap", f"{passed}/{ran} passed")
+
+
+def of(n: int, total: int, noun: str = "") -> str:
+    """ "3 of 4 tests (75%)": a count with its denominator and share."""
+    share = f" ({n / total:.0%})" if total else ""
+    return f"{n} of {total}{' ' + noun if noun else ''}{share}"
 
 
 def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
     if phase is None:
-        return mark(ctx, "none", f"{label} not run")
+        return term_mark(ctx, TERMS["not_run"], "", f"{label}: not run")
     c = counts(phase)
     ran = sum(c.get(k, 0) for k in _RAN)
     passed = c.get("passed", 0)
     skipped = c.get("skipped", 0) + c.get("not_run", 0)
     extra = f", {skipped} skipped" if skipped else ""
+    t = status_term(phase.status, phase.reason)
+    reason = clean(ctx, phase.reason, 80) if phase.reason else ""
     if phase.status == "ok" and ran:
-        kind = "ok" if passed == ran else "bad"
-        return mark(ctx, kind, f"{label} {passed}/{ran}{extra}")
-    if phase.status == "not_run":
-        return mark(ctx, "none", f"{label} not run" + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
-    kind = {"timeout": "time", "harness_error": "warn", "ok": "none"}.get(
-        phase.status, "none" if STATUS_MEANING.get(phase.status, ("", "solution"))[1] == "ours" else "bad")
-    what = {"failed": f"{label} {passed}/{ran}" if ran else f"{label} failed",
-            "timeout": f"{label} timed out", "not_runnable": f"{label} not runnable",
-            "harness_error": f"{label}: harness error", "ok": f"{label}: no tests"}.get(
-        phase.status, f"{label} {STATUS_MEANING.get(phase.status, (phase.status,))[0]}")
-    return mark(ctx, kind, what + extra + (f": {esc(phase.reason, 80)}" if phase.reason else ""))
+        return mark(ctx, "ok" if passed == ran else "bad", f"{label} {passed}/{ran} passed{extra}")
+    if t.gap or phase.status in ("not_run",):
+        return term_mark(ctx, t, f"{label}" + (f" ({reason})" if reason else ""))
+    if phase.status == "ok":
+        return mark(ctx, "none", f"{label}: no tests")
+    what = f"{label} {passed}/{ran} passed" if ran and phase.status == "failed" else f"{label} {t.word}"
+    return mark(ctx, t.kind, what + extra + (f": {reason}" if reason else ""))
 
 
 def trap_summary(ctx: Context, result: Result) -> str:
     if not result.traps:
         return mark(ctx, "none", "no trap verdicts")
+    terms = {tid: trap_term(v) for tid, v in result.traps.items()}
     avoided = [t for t, v in result.traps.items() if v.status == "avoided"]
     fell = [t for t, v in result.traps.items() if v.status == "fell_in"]
-    not_run = [t for t, v in result.traps.items() if v.status == "not_run"]
-    text = f"{len(avoided)}/{len(result.traps)} avoided"
+    gaps = [t for t, term in terms.items() if term.gap]
+    unjudged = [t for t, v in result.traps.items() if v.status == "not_run" and t not in gaps]
+    judged = len(avoided) + len(fell)
+    text = f"{len(avoided)} of {judged} judged traps avoided" if judged else "no trap judged"
+    if len(result.traps) != judged:
+        text += f" ({len(result.traps)} traps)"
     if fell:
         return mark(ctx, "bad", text + f"; fell in: {esc(', '.join(fell))}")
-    if not_run:
-        return mark(ctx, "none", text + f"; {len(not_run)} not run")
+    if gaps and not judged:
+        return term_mark(ctx, terms[gaps[0]], f"{len(gaps)} traps not judged")
+    if not judged:
+        return mark(ctx, "none", f"{len(unjudged)} traps not judged")
     return mark(ctx, "ok", text)
 
 
-STATUS_TEXT = {
-    "ok": ("ok", "ran"),
-    "failed": ("bad", "failed"),
-    "timeout": ("time", "timed out"),
-    "not_runnable": ("bad", "not runnable"),
-    "harness_error": ("warn", "harness error (not the solution's fault)"),
-    # Our gaps: grey, never red (schema.STATUS_MEANING says what each means).
-    "partial": ("none", "partial"),
-    "compiled_not_run": ("none", "compiled (not run: no GPU)"),
-    "needs_adapter": ("none", "needs an adapter"),
-    "missing_dependency": ("none", "needs a dependency"),
-}
+_SHORT = {"stale": "stale", "unreadable": "unreadable", "missing": "missing", "absent": "absent",
+          "unattempted": "unattempted"}
 
 
-_SHORT = {"stale": ("warn", "stale"), "unreadable": ("warn", "result unreadable"), "missing": ("none", "not run"),
-          "absent": ("none", "not in this repository"), "unattempted": ("none", "not graded")}
+def maintainer_hint(ctx: Context, model: str, cid: str) -> str:
+    """What a maintainer does about a cell without a usable result ('' when nothing)."""
+    d = ctx.data
+    result = d.result(model, cid)
+    if result is not None and d.stale_reason(result):
+        return "re-run `llmbench run` (the suite changed since this result)"
+    if (model, cid) in d.unreadable:
+        return "re-run `llmbench run` to replace the unreadable result file"
+    if model == REFERENCE and result is None:
+        return f"run `llmbench validate {cid}`"
+    if result is None and (model, cid) in d.solutions:
+        return "run `llmbench run`"
+    if result is None and d.grade(model, cid) is not None:
+        return "import the study's solutions: `llmbench import PATH` (see Reproduce the study)"
+    return ""
 
 
 def state(ctx: Context, model: str, cid: str, short: bool = False) -> tuple[str, str]:
     """(kind, marker) of a cell without a usable result, or ("result", "") when there is one.
 
-    short: the marker without its reason, for cells whose row already shows it.
+    short: the marker without its reason, for cells whose row already shows it. Maintainer
+    hints (which command to run) never appear here: see maintainer_hint.
     """
     d = ctx.data
     result = d.result(model, cid)
+    detail = ""
     if result is not None:
         stale = d.stale_reason(result)
         if not stale:
             return "result", ""
-        kind, text = "stale", esc(stale, 160)
+        kind, detail = "stale", esc(stale.split(";")[0].removeprefix("stale: "), 160)
     elif (model, cid) in d.unreadable:
-        kind, text = "unreadable", "not run: result unreadable (" + esc(d.unreadable[(model, cid)], 120) + ")"
-    elif model == REFERENCE:
-        kind, text = "missing", f"not run: no reference result (run llmbench validate {esc(cid)})"
-    elif (model, cid) in d.solutions:
-        kind, text = "missing", "not run: no result yet (run llmbench run)"
+        kind, detail = "unreadable", clean(ctx, d.unreadable[(model, cid)], 120)
+    elif model == REFERENCE or (model, cid) in d.solutions:
+        kind = "missing"
     elif d.grade(model, cid) is not None:
-        kind, text = "absent", "solution not in this repository"
+        kind = "absent"
     else:
-        kind, text = "unattempted", "not graded, no solution here"
-    symbol, short_text = _SHORT[kind]
-    return kind, mark(ctx, symbol, short_text if short else text)
+        kind = "unattempted"
+    t = TERMS[_SHORT[kind]]
+    return kind, term_mark(ctx, t, "" if short else detail, t.meaning)
 
 
 def status_marker(ctx: Context, result: Result, short: bool = False) -> str:
-    kind, text = STATUS_TEXT[result.status]
-    if short or result.status == "ok" or not result.reason:
-        return mark(ctx, kind, text)
-    return mark(ctx, kind, f"{text}: {esc(result.reason, 120)}")
+    t = result_term(result)
+    reason = clean(ctx, result.reason, 120) if result.reason else ""
+    if short or result.status == "ok" or not reason:
+        return term_mark(ctx, t, "", strip_machine_paths(result.reason, (str(ctx.data.root),)) or t.meaning)
+    return term_mark(ctx, t, reason, t.meaning)
 
 
 def evidence(ctx: Context, model: str, cid: str) -> str:
@@ -205,7 +236,10 @@ def evidence(ctx: Context, model: str, cid: str) -> str:
         parts.append(status_marker(ctx, r))
     if "compile" in r.phases:
         p = r.phases["compile"]
-        parts.append(mark(ctx, "ok", "compiles") if p.status == "ok" else phase_summary(ctx, p, "compile"))
+        if p.status == "ok":
+            parts.append(term_mark(ctx, TERMS["compiles"]))
+        elif not (r.status != "ok" and p.reason and p.reason in r.reason):  # said once, not twice
+            parts.append(phase_summary(ctx, p, "compile"))
     if "own_tests" in r.phases:
         parts.append(phase_summary(ctx, r.phases["own_tests"], "own tests"))
     parts.append(phase_summary(ctx, r.phases.get("conformance"), "conformance"))
@@ -214,7 +248,34 @@ def evidence(ctx: Context, model: str, cid: str) -> str:
     return "<br>".join(parts) if ctx.html else "; ".join(parts)
 
 
-def flag_text(ctx: Context, grade: str | None, result: Result | None) -> str:
+def glyph_cell(ctx: Context, model: str, cid: str) -> tuple[Term, str]:
+    """One Term summing up a solution for the compact matrix, and the text of its tooltip."""
+    kind, _ = state(ctx, model, cid)
+    if kind != "result":
+        t = TERMS[_SHORT[kind]]
+        return t, t.meaning
+    r = ctx.data.result(model, cid)
+    t = result_term(r)
+    fell = sorted(tid for tid, v in r.traps.items() if v.status == "fell_in")
+    if t.id == "ok" and fell:
+        t = TERMS["fell_in"]
+    parts = [t.word + (f": {strip_machine_paths(r.reason, (str(ctx.data.root),))}" if r.reason and t.id != "ok" else "")]
+    for name, label in (("compile", "compile"), ("own_tests", "own tests"), ("conformance", "conformance")):
+        p = r.phases.get(name)
+        if p is None:
+            continue
+        c = counts(p)
+        ran = sum(c.get(k, 0) for k in _RAN)
+        pt = status_term(p.status, p.reason)
+        parts.append(f"{label}: " + (f"{c.get('passed', 0)} of {ran} passed" if ran else pt.word))
+    if r.traps:
+        avoided = sum(1 for v in r.traps.values() if v.status == "avoided")
+        parts.append(f"traps: {avoided} avoided, {len(fell)} fell in, "
+                     f"{len(r.traps) - avoided - len(fell)} not judged" + (f" ({', '.join(fell)})" if fell else ""))
+    return t, "; ".join(parts)
+
+
+def flag_text(ctx: Context, grade: str | None, result: Result | None, compact: bool = False) -> str:
     if ctx.flags is None or grade is None or result is None:
         return ""
     found = ctx.flags(grade, result) or []
@@ -223,10 +284,18 @@ def flag_text(ctx: Context, grade: str | None, result: Result | None) -> str:
         label = getattr(f, "label", None) or getattr(f, "message", None) or str(f)
         explanation = getattr(f, "explanation", "")
         if ctx.html:
-            labels.append(f'<span class="lb-flag" title="{esc_html(explanation)}">⚑ {esc(label, 60)}</span>')
+            shown = "⚑" if compact else f"⚑ {esc(label, 60)}"
+            labels.append(f'<span class="lb-flag" title="{esc_html(label + ": " + explanation)}">{shown}</span>')
         else:
             labels.append(f"⚑ {esc(label, 60)}")
+    if compact and ctx.html and len(labels) > 1:
+        return labels[0].replace(">⚑<", f">⚑{len(labels)}<", 1)
     return (" " if ctx.html else "; ").join(labels)
+
+
+def missing_value(r: Result) -> Term:
+    """Why a result has no value of a metric: not measured, or its status (our gap or the solution's)."""
+    return TERMS["not_measured"] if r.status == "ok" else result_term(r)
 
 
 def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None, short: bool = False) -> str:
@@ -239,4 +308,26 @@ def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | Non
         return fmt_number(m.value, m.unit, spec)
     if r.status != "ok":
         return status_marker(ctx, r, short)
-    return mark(ctx, "none", "not measured")
+    return term_mark(ctx, TERMS["not_measured"])
+
+
+def how_obtained(ctx: Context, r: Result | None) -> str:
+    """How a result was obtained: ran as written, through an adapter, or could not run here and why."""
+    if r is None:
+        return "–"
+    t = result_term(r)
+    if t.gap:
+        why = clean(ctx, r.reason, 100) if r.reason else t.word
+        return mark(ctx, "gap", f"could not run here: {why}", t.meaning)
+    if r.status == "not_runnable":
+        return mark(ctx, "bad", "could not run: " + (clean(ctx, r.reason, 100) if r.reason else t.word))
+    if r.adapter.kind != "none":
+        return f"through an adapter ({esc(r.adapter.kind)})"
+    return "as written"
+
+
+def reproduce_command(model: str, cid: str) -> str:
+    """The exact command that re-runs one solution (or control) from scratch."""
+    if model == REFERENCE:
+        return f"llmbench validate {cid}"
+    return f"llmbench run --model {model} --challenge {cid} --force"

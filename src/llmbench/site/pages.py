@@ -14,10 +14,13 @@ from ..fidelity import HANDLING
 from ..schema import json_schema
 from .data import SESSION_LOG, SiteData
 from .directives import Directive
+from ..vocabulary import result_term, trap_term
 from .cells import (
-    DOWNLOADS, STATUS_TEXT, Context, beyond_summary, challenge_link, evidence, flag_text, mark, model_link, phase_summary,
-    solution_link, state, status_marker, trap_summary,
+    DOWNLOADS, Context, beyond_summary, challenge_link, clean, downloads_line, evidence, flag_text, how_obtained, maintainer_hint, mark,
+    missing_value, model_link, phase_summary, reproduce_command, solution_link, state, status_marker, term_mark,
+    trap_summary,
 )
+from .data import REFERENCE
 from .claims import solution_claims
 from .render import chart_anchor, render
 from .text import code, esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
@@ -73,6 +76,13 @@ def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
                       + render(_d("chart", challenge=cid, metric=name, source="reported"), ctx))
     if charts:
         out.append(_section("Charts", "\n\n".join(charts), "charts"))
+    hints = []
+    for m in [*data.models, REFERENCE]:
+        hint = maintainer_hint(ctx, m, cid) if (m == REFERENCE or data.has_page(m, cid)) else ""
+        if hint:
+            hints.append(f"{'the reference' if m == REFERENCE else esc(data.models[m].name)}: {hint}")
+    out.append(maintainer_note(ctx, hints))
+    out.append(downloads_line(ctx) + "\n")
     return "\n".join(p for p in out if p)
 
 
@@ -219,14 +229,13 @@ def model_page(data: SiteData, mid: str, ctx: Context) -> str:
         grade = data.grade(mid, cid)
         kind, marker = state(ctx, mid, cid)
         r = data.result(mid, cid) if kind == "result" else None
-        adapter = r.adapter.kind if r is not None and r.adapter.kind != "none" else ("none" if r else "–")
         rows.append([challenge_link(ctx, cid), esc(cinfo.harness or "–"),
                      solution_link(ctx, mid, cid, f"**{esc(grade)}**" if grade else "no grade"),
-                     evidence(ctx, mid, cid), flag_text(ctx, grade, r) or "–", esc(adapter)])
-    body = (table(["Challenge", "Study's coding agent", "Judge grade", "Evidence", "Flags", "Adapter"], rows)
+                     evidence(ctx, mid, cid), flag_text(ctx, grade, r) or "–", how_obtained(ctx, r)])
+    body = (table(["Challenge", "Study's coding agent", "Judge grade", "Evidence", "Flags", "How obtained"], rows)
             if rows else mark(ctx, "none", "no graded, imported or run solution"))
     return "\n".join([f"# {esc(info.name)}\n", table(["", ""], facts) + "\n",
-                      _section("Across challenges", body, "across-challenges")])
+                      _section("Across challenges", body, "across-challenges"), downloads_line(ctx) + "\n"])
 
 
 def _size(n: int) -> str:
@@ -259,8 +268,11 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
             summary.append(["Beyond the prompt", beyond_summary(ctx, r.phases["conformance"])
                             + " (stricter than the study's prompt: never a trap or a status; see the "
                               f"[fidelity page]({ctx.links.page('fidelity')}))"])
-        summary.append(["Lines of code", str(r.loc) if r.loc else "–"])
+        summary.append(["How obtained", how_obtained(ctx, r)])
+        summary.append(["Lines of code", loc_text(data, mid, cid, r)])
         summary.append(["Run time", f"{r.duration_s:.1f} s"])
+        summary.append(["Produced", esc(r.provenance.date or "unknown") + " (from the result's provenance)"])
+        summary.append(["Reproduce", code(reproduce_command(mid, cid))])
     if cinfo.harness:
         summary.append(["Study's coding agent", esc(cinfo.harness)])
     out.append(_section("Summary", table(["", ""], summary), "summary"))
@@ -271,9 +283,8 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
         rows = []
         for tid, v in r.traps.items():
             title = spec.trap(tid).title if spec and tid in spec.trap_ids else tid
-            verdict = {"avoided": mark(ctx, "ok", "avoided"), "fell_in": mark(ctx, "bad", "fell in")}.get(
-                v.status, mark(ctx, "none", "not run"))
-            rows.append([f"{esc(title)} ({code(tid)})", verdict, esc(v.reason, 300) or "–",
+            verdict = term_mark(ctx, trap_term(v))
+            rows.append([f"{esc(title)} ({code(tid)})", verdict, clean(ctx, v.reason, 300) or "–",
                          esc(", ".join(v.tests), 300) or "–"])
         out.append(_section("Traps", table(["Trap", "Verdict", "Reason", "Tests"], rows), "traps"))
     if r is not None:
@@ -291,7 +302,63 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
     out.append(_files_section(data, mid, cid, ctx))
     if r is not None:
         out.append(_section("Provenance", render(_d("provenance", model=mid, challenge=cid), ctx), "provenance"))
+    hint = maintainer_hint(ctx, mid, cid)
+    if r is not None and result_term(r).gap:
+        hint = {"needs_adapter": f"write an adapter in `adapters/{mid}/{cid}/` (see Writing an adapter)",
+                "missing_dependency": "install the dependency, or record why it cannot be installed",
+                "harness_error": "fix the harness, then re-run: " + reproduce_command(mid, cid)}.get(
+            result_term(r).id, hint)
+    out.append(maintainer_note(ctx, [hint] if hint else []))
+    out.append(downloads_line(ctx) + "\n")
     return "\n".join(p for p in out if p)
+
+
+def maintainer_note(ctx: Context, hints: list[str]) -> str:
+    """Instructions for maintainers, collapsed so that readers are not addressed by them."""
+    if not hints:
+        return ""
+    items = "\n".join(f"- {h}" for h in hints)
+    return f'??? note "For maintainers"\n\n' + "\n".join("    " + line for line in items.splitlines()) + "\n"
+
+
+LOC_RULE = "non-blank, non-comment lines of the code files"
+
+
+def code_lines(f) -> int | None:
+    """Lines of code of one file, counted as the runner counts them (None: not a code file)."""
+    from ..runner import CODE_SUFFIXES
+
+    if f.text is None or not f.path.endswith(CODE_SUFFIXES):
+        return None
+    return sum(1 for line in f.text.splitlines() if line.strip() and not line.strip().startswith(("#", "//")))
+
+
+def loc_text(data: SiteData, mid: str, cid: str, r) -> str:
+    """Lines of code as counted by the run, saying what is counted (the files table shows the same count)."""
+    if not r.loc:
+        return "–"
+    return f"{r.loc:,} ({LOC_RULE})"
+
+
+_PY_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+_C_DEF = re.compile(r"^[ \t]*(?:template[^\n]*\n[ \t]*)?(?:__global__|__device__|__host__|static|inline|void|int|float|"
+                    r"double|bool|auto|struct|class)[\w\s\*&<>:,]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M)
+
+
+def defined_names(files) -> list[str]:
+    """Function and class names a solution defines (for search: names, never whole files)."""
+    names: list[str] = []
+    for f in files:
+        if f.text is None:
+            continue
+        if f.path.endswith(".py"):
+            found = _PY_DEF.findall(f.text)
+        elif f.path.endswith((".cu", ".cuh", ".c", ".cpp", ".h")):
+            found = [n for n in _C_DEF.findall(f.text) if n not in ("if", "for", "while", "switch", "return")]
+        else:
+            continue
+        names.extend(n for n in found if n not in names)
+    return names[:300]
 
 
 def _reported_rows(data: SiteData, mid: str, cid: str) -> list[list[str]]:
@@ -312,8 +379,7 @@ def _metrics_section(data: SiteData, mid: str, cid: str, r, ctx: Context) -> str
     for name in names:
         m = r.metrics.get(name)
         if m is None:
-            rows.append([esc(name), mark(ctx, "none", "not measured" if r.status == "ok" else STATUS_TEXT[r.status][1]),
-                         "–", "–"])
+            rows.append([esc(name), term_mark(ctx, missing_value(r)), "–", "–"])
         else:
             rows.append([esc(name), fmt_number(m.value, m.unit), esc(m.better), esc(m.test, 120) or "–"])
     if rows:
@@ -380,9 +446,18 @@ def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
                 return "binary or link: not shown"
             return str(f.text.count("\n") + 1) + (" (truncated)" if f.truncated else "")
 
-        rows = [[esc(f.path, 160), _size(f.size), lines(f)] for f in files]
+        def loc(f) -> str:
+            n = code_lines(f)
+            return "–" if n is None else f"{n:,}"
+
+        rows = [[esc(f.path, 160), _size(f.size), lines(f), loc(f)] for f in files]
         if rows:
-            parts.append(table(["File", "Size", "Lines"], rows))
+            parts.append(table(["File", "Size", "Lines", "Lines of code"], rows)
+                         + f"\n\nLines of code: {LOC_RULE}, as in the summary.")
+        names = defined_names(files)
+        if names:
+            parts.append("**Names defined** (functions and classes, searchable): "
+                         + ", ".join(code(n) for n in names))
         sources = []
         for f in files:
             if f.text is None or f in data.notes(mid, cid) or f.path.endswith(".jsonl"):
@@ -395,6 +470,28 @@ def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
     if not parts:
         parts.append(mark(ctx, "none", "no files"))
     return _section("Files", "\n\n".join(parts), "files")
+
+
+def statuses_page(ctx: Context) -> str:
+    """The glossary the legends link to: one vocabulary for every page."""
+    return ("# Statuses\n\n"
+            "Every state the site shows, with its glyph, word and colour. A glyph stands for one kind of state; "
+            "the word says which. **Grey ◌ is our gap**: the harness or this machine could not judge the "
+            "solution (no adapter, no GPU, a dependency we do not install, a harness error, a check stricter "
+            "than the study's prompt). It is never red, never a flag, and never counted in the evidence "
+            "ranking. **Red is for what the solution did.**\n\n"
+            + render(_d("statuses"), ctx) + "\n\n" + _flag_rules() + "\n")
+
+
+def _flag_rules() -> str:
+    """The grade-versus-evidence rules, from llmbench.evidence (the methodology page explains them)."""
+    from ..evidence import HIGH_GRADE, LOW_GRADE, RULES
+
+    rows = [[f"⚑ {esc(label)}", esc(when), f"`{rule}`"] for rule, (label, when) in RULES.items()]
+    return ("## Flags {#flags}\n\n"
+            f"A ⚑ flag marks a judge's grade that the evidence contradicts: a high grade ({HIGH_GRADE} or better) "
+            f"with failing evidence, or a low grade ({LOW_GRADE} or worse) where every check passes. Our gaps "
+            "(grey ◌) never raise a flag.\n\n" + table(["Flag", "Fires when", "Rule"], rows))
 
 
 def challenges_index(data: SiteData, ctx: Context) -> str:

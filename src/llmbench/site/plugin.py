@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import secrets
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from mkdocs.config.base import Config
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
 
 from ..errors import ContentError
+from ..vocabulary import KINDS
 from . import pages
 from .claims import claims_page
 from .data import SiteData, load_site_data
@@ -150,6 +153,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             self.generated[uri] = make
 
         add("challenges/index.md", lambda ctx: pages.challenges_index(d, ctx))
+        add("statuses.md", lambda ctx: pages.statuses_page(ctx))
         add("models/index.md", lambda ctx: pages.models_index(d, ctx))
         add("downloads.md", lambda ctx: pages.downloads_page(d, ctx))
         add("fidelity.md", lambda ctx: pages.fidelity_page(d, ctx))
@@ -202,6 +206,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         uri = page.file.src_uri
         ctx, shown = self._context(page)
         if uri in self.generated:
+            _page_meta(page, uri)
             return self.generated[uri](ctx)  # generated pages are never scanned for directives
         offset = _front_matter_lines(page.file, markdown)
         try:
@@ -216,7 +221,10 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         if heading and "title" not in page.meta and not page.is_homepage:
             page.meta["title"] = nav_title(heading)
         stash = self.stashes.pop(page.file.src_uri, None)
-        return stash.restore(html) if stash else html
+        html = stash.restore(html) if stash else html
+        glossary = files.get_file_from_path("statuses.md")
+        url = get_relative_url(glossary.url, page.url) if glossary else "statuses/"
+        return html + page_legend(html, url, page.file.src_uri)
 
     def on_serve(self, server, *, config, builder):
         for name in WATCHED:
@@ -224,6 +232,43 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             if folder.is_dir():
                 server.watch(str(folder))
         return server
+
+
+# Search boosts: a reader searching a model's or a challenge's name wants its page first.
+BOOST = {"models/": 5.0, "challenges/": 4.0, "solutions/": 1.0}
+RESULT_PAGES = ("models/", "challenges/", "solutions/", "downloads.md", "statuses.md")
+
+
+def _page_meta(page, uri: str) -> None:
+    """Generated pages: no right-hand table of contents (tables get the room) and search boosts."""
+    if uri.startswith(RESULT_PAGES):
+        hide = list(page.meta.get("hide") or [])
+        page.meta["hide"] = hide + [h for h in ("toc",) if h not in hide]
+    for prefix, boost in BOOST.items():
+        if uri.startswith(prefix) and not uri.endswith("index.md"):
+            page.meta.setdefault("search", {"boost": boost})
+
+
+_GLYPH_MARK = re.compile(r'<span class="lb-mark lb-([a-z]+)"')
+
+
+def page_legend(html: str, glossary_url: str, uri: str) -> str:
+    """A legend for every glyph kind on a page that no legend of the page explains yet ('' when none)."""
+    if uri == "statuses.md":
+        return ""
+    used = list(dict.fromkeys(_GLYPH_MARK.findall(html)))
+    explained = set()
+    for legend in re.findall(r'<p class="lb-legend">(.*?)</p>', html, re.S):
+        explained.update(_GLYPH_MARK.findall(legend))
+    missing = [k for k in used if k in KINDS and k not in explained]
+    flag = 'class="lb-flag"' in html and "grade contradicted" not in html
+    if not missing and not flag:
+        return ""
+    entries = [f'<span class="lb-mark lb-{k}">{KINDS[k].glyph} {KINDS[k].label}</span>' for k in missing]
+    if flag:
+        entries.append('<span class="lb-flag">⚑ grade contradicted</span>')
+    return (f'<p class="lb-legend">Legend: {" · ".join(entries)} · '
+            f'<a href="{glossary_url}">all statuses</a></p>')
 
 
 def _front_matter_lines(file, markdown: str) -> int:

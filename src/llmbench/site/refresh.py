@@ -6,6 +6,7 @@ inline SVG. A second refresh changes nothing.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import ContentError
@@ -49,7 +50,9 @@ def mkdocs_settings(root: Path) -> dict:
         if isinstance(item, dict) and PLUGIN in item:
             options = item[PLUGIN] or {}
     return {
-        "site_url": config.get("site_url") or "",
+        # the deploy sets LLMBENCH_SITE_URL (mkdocs.yml reads it with !ENV, which this loader ignores)
+        "site_url": (config.get("site_url") if isinstance(config.get("site_url"), str) else "")
+        or os.environ.get("LLMBENCH_SITE_URL", ""),
         "use_directory_urls": config.get("use_directory_urls", True),
         "options": options,
     }
@@ -68,7 +71,8 @@ def refresh_text(text: str, data: SiteData, site_url: str, path: str = "<text>",
                  use_directory_urls: bool = True, flags=None, charts: dict | None = None) -> str:
     """text with every live directive re-rendered for GitHub (absolute links, no inline SVG)."""
     if not site_url:
-        raise ContentError("mkdocs.yml", "site_url is not set: refresh links to the published site, so set it")
+        raise ContentError("mkdocs.yml", "site_url is not set: refresh links to the published site, so set it "
+                           "(or the environment variable LLMBENCH_SITE_URL)")
     ctx = Context(data, AbsoluteLinks(site_url, use_directory_urls), flags=flags, html=False, path=path,
                   charts=charts if charts is not None else {})
     return replace(text, lambda d: render(d, ctx), path)

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ContentError
+from ..vocabulary import FLAG, FLAG_MEANING, KINDS, TERMS, kinds_in, outcome_term, trap_term
 from .cells import (  # noqa: F401  (Context and default_flags are part of this module's API)
-    STATUS_TEXT, Context, beyond_summary, challenge_link, default_flags, downloads_line, evidence, flag_text, mark,
-    metric_cell, model_link, phase_summary, solution_link, state, status_marker, trap_summary,
+    Context, beyond_summary, challenge_link, clean, default_flags, downloads_line, evidence, flag_text, glyph_cell, how_obtained,
+    mark, metric_cell,
+    missing_value, model_link, phase_summary, solution_link, state, status_marker, term_mark, trap_summary,
 )
 from .charts import Bar, bar_chart_svg
 from .data import REFERENCE
 from .directives import Directive
-from .text import esc, fmt_number, table
+from .text import esc, esc_html, fmt_number, table
 
 # ---- argument checking ----------------------------------------------------------------
 
@@ -108,6 +110,7 @@ def r_grade_matrix(d: Directive, ctx: Context) -> str:
     cids = list(d.items("challenges") or data.challenges)
     if not models or not cids:
         return mark(ctx, "none", "no models or challenges to show")
+    compact = d.text("compact", "false") == "true"
     rows = []
     for cid in cids:
         row = [challenge_link(ctx, cid)]
@@ -115,23 +118,98 @@ def r_grade_matrix(d: Directive, ctx: Context) -> str:
             grade = data.grade(m, cid)
             grade_text = f"**{esc(grade)}**" if grade else "no grade"
             cell = solution_link(ctx, m, cid, grade_text)
-            if d.text("evidence", "true") == "true" and data.has_page(m, cid):
+            if not data.has_page(m, cid):
+                cell = mark(ctx, "none", "–", "not graded, no solution here") if compact \
+                    else mark(ctx, "none", "not graded, no solution here")
+            elif compact:
+                t, tip = glyph_cell(ctx, m, cid)
+                result = data.result(m, cid) if state(ctx, m, cid)[0] == "result" else None
+                glyph = (f'<span class="lb-mark lb-{t.kind}" title="{esc_html(t.word + " · " + tip)}">'
+                         f"{t.glyph}</span>") if ctx.html else f"{t.glyph} {t.word}"
+                cell += " " + glyph
+                flags = flag_text(ctx, grade, result, compact=True)
+                if flags:
+                    cell += " " + flags
+            elif d.text("evidence", "true") == "true":
                 sep = "<br>" if ctx.html else " · "
                 cell += sep + evidence(ctx, m, cid)
                 flags = flag_text(ctx, grade, data.result(m, cid) if state(ctx, m, cid)[0] == "result" else None)
                 if flags:
                     cell += sep + flags
-            elif not data.has_page(m, cid):
-                cell = mark(ctx, "none", "not graded, no solution here")
             row.append(cell)
         rows.append(row)
     judge = esc(data.study.judge) if data.study else "no judge"
     headers = ["Challenge"] + [model_link(ctx, m) for m in models]
-    caption = (f"Grades by the study's LLM judge, {judge}: opinions, not measurements. Beside each grade: what "
-               f"llmbench measured (compile, own tests, conformance, traps). Each cell links to its solution page.")
+    if compact:
+        caption = (f"Grades by the study's LLM judge, {judge} (opinions, not measurements), each with one glyph "
+                   "for what llmbench measured; hover a glyph for the details, click a grade for the solution page.")
+    else:
+        caption = (f"Grades by the study's LLM judge, {judge}: opinions, not measurements. Beside each grade: what "
+                   f"llmbench measured (compile, own tests, conformance, traps). Each cell links to its solution page.")
     if ctx.flags is not None:
         caption += " ⚑ marks a grade that the evidence contradicts."
-    return "\n\n".join([caption, table(headers, rows), downloads_line(ctx)])
+    table_md = table(headers, rows)
+    if compact and ctx.html:
+        table_md = ctx.raw('<div class="lb-matrix">') + table_md + ctx.raw("</div>")
+    return "\n\n".join([caption, table_md, legend(ctx, table_md + caption)])
+
+
+def legend(ctx: Context, text: str) -> str:
+    """One line per glyph kind that occurs in text, linking to the glossary ('' when none occurs)."""
+    kinds = kinds_in(text)
+    entries = [mark(ctx, k.id, esc(k.label)) for k in kinds]
+    if FLAG in text:
+        entries.append(f'<span class="lb-flag">{FLAG} grade contradicted</span>' if ctx.html
+                       else f"{FLAG} grade contradicted")
+    if not entries:
+        return ""
+    glossary = f"[all statuses]({ctx.links.page('statuses')})"
+    body = "Legend: " + " · ".join(entries) + f" · {glossary}"
+    return body + "\n{: .lb-legend }" if ctx.html else body
+
+
+def r_legend(d: Directive, ctx: Context) -> str:
+    kinds = d.items("kinds") or tuple(KINDS)
+    return legend(ctx, "".join(KINDS[k].glyph for k in kinds) + FLAG)
+
+
+def r_statuses(d: Directive, ctx: Context) -> str:
+    """The glossary: every kind (glyph, colour, meaning) and every word a reader can meet."""
+    rows = []
+    for k in KINDS.values():
+        words = [t for t in TERMS.values() if t.kind == k.id]
+        fault = {True: "the solution", False: "ours (harness or machine)", None: "–"}
+        rows.append([mark(ctx, k.id, f"**{esc(k.label)}**"), esc(k.meaning), ""])
+        for t in words:
+            rows.append([f"&nbsp;&nbsp;{mark(ctx, k.id, esc(t.word))}", esc(t.meaning), fault[t.fault]])
+    rows.append([f'<span class="lb-flag">{FLAG} flag</span>' if ctx.html else FLAG, esc(FLAG_MEANING), "–"])
+    return table(["Glyph and word", "Meaning", "Whose doing"], rows)
+
+
+def r_contradicted(d: Directive, ctx: Context) -> str:
+    """Grades the evidence contradicts: one line each with its reason and a link to the solution page."""
+    data = ctx.data
+    if ctx.flags is None:
+        return mark(ctx, "none", "no grade-versus-evidence rules available")
+    lines = []
+    for m in data.models:
+        for cid in data.challenges:
+            grade = data.grade(m, cid)
+            if grade is None or state(ctx, m, cid)[0] != "result":
+                continue
+            found = ctx.flags(grade, data.result(m, cid)) or []
+            if not found:
+                continue
+            text = f"**{esc(grade)}** for {esc(data.models[m].name)} · {esc(data.challenges[cid].title)}"
+            why = "; ".join(esc(f.label) for f in found)
+            detail = clean(ctx, found[0].explanation.split(", but ", 1)[-1].rstrip("."), 160)
+            lines.append(f"- {FLAG} {solution_link(ctx, m, cid, text)}: {why} ({detail})")
+    if not lines:
+        return mark(ctx, "ok", "the evidence contradicts none of the judge's grades it can check")
+    rules = f"[the flag rules]({ctx.links.page('statuses', 'flags')})"
+    intro = (f"{len(lines)} grades the evidence contradicts ({rules}: a high grade with failing evidence, or a low "
+             "grade where every check passes). Gaps of our harness or of this machine never count.")
+    return intro + "\n\n" + "\n".join(lines)
 
 
 def r_ranking(d: Directive, ctx: Context) -> str:
@@ -161,16 +239,23 @@ def _evidence_ranking(ctx: Context) -> str:
     for r in rows_in:
         if r.model not in ctx.data.models:
             continue
-        pct = (lambda v: mark(ctx, "none", "no evidence") if v is None else f"{v * 100:.0f}%")
+        judged = r.traps_avoided + r.traps_fell_in + r.traps_unverified
+        score = (mark(ctx, "none", "no evidence") if r.trap_score is None
+                 else f"{r.traps_avoided} of {judged} ({r.trap_score:.0%})")
+        rate = (mark(ctx, "none", "no evidence") if r.conformance_pass_rate is None
+                else f"{r.conformance_pass_rate:.0%}" + (f" ({r.conformance_passed} of {r.conformance_ran} tests)"
+                                                          if r.conformance_ran else ""))
+        counted = f"{r.solutions}" + (f" (+{r.harness_errors} ◌ our gap)" if r.harness_errors and ctx.html is False else
+                                      (f' <span class="lb-mark lb-gap" title="not judged: our gap (harness or machine)">'
+                                       f"◌ +{r.harness_errors}</span>" if r.harness_errors else ""))
         rows.append([str(r.rank) if r.rank is not None else mark(ctx, "none", "unranked"), model_link(ctx, r.model),
-                     pct(r.trap_score), pct(r.conformance_pass_rate), str(r.solutions),
-                     f"{r.traps_avoided} / {r.traps_fell_in} / {r.traps_unverified}"])
+                     score, rate, counted])
     if not rows:
         return mark(ctx, "none", "no results yet: nothing to rank")
-    caption = ("Ranking by evidence (llmbench's measurements, no grades): share of traps avoided, then "
-               "conformance pass rate.")
-    return "\n\n".join([caption, table(["Rank", "Model", "Trap score", "Conformance pass rate", "Solutions run",
-                                        "Traps avoided / fell in / unverified"], rows), downloads_line(ctx)])
+    caption = ("Ranking by evidence (llmbench's measurements, no grades): traps avoided of traps judged, then the "
+               "conformance pass rate (mean over solutions). Gaps of our harness or machine are left out.")
+    return "\n\n".join([caption, table(["Rank", "Model", "Traps avoided", "Conformance passed", "Solutions judged"],
+                                       rows)])
 
 
 def r_results(d: Directive, ctx: Context) -> str:
@@ -189,18 +274,24 @@ def r_results(d: Directive, ctx: Context) -> str:
             short = state(ctx, m, cid, short=True)[1]
             row += [marker, short, short, short, short]
         else:
-            row += [status_marker(ctx, r), phase_summary(ctx, r.phases.get("own_tests"), "own tests"),
+            row += [status_marker(ctx, r, short=how_explains(r)), phase_summary(ctx, r.phases.get("own_tests"), "own tests"),
                     phase_summary(ctx, r.phases.get("conformance"), "conformance"), trap_summary(ctx, r),
                     beyond_summary(ctx, r.phases.get("conformance"))]
         row += [metric_cell(ctx, m, cid, ms.name, short=True) for ms in metrics]
-        adapter = r.adapter.kind if r is not None else ""
-        row.append(esc(adapter) if adapter and adapter != "none" else ("none" if r is not None else "–"))
+        row.append(how_obtained(ctx, r))
         rows.append(row)
     if not rows:
         return mark(ctx, "none", f"no solutions of {esc(cid)} yet")
     headers = ["Model", "Judge grade", "Status", "Own tests", "Conformance", "Traps", "Beyond the prompt"]
-    headers += [esc(ms.name) + (f" ({esc(ms.unit)})" if ms.unit else "") for ms in metrics] + ["Adapter"]
-    return "\n\n".join([table(headers, rows), downloads_line(ctx)])
+    headers += [esc(ms.name) + (f" ({esc(ms.unit)})" if ms.unit else "") for ms in metrics] + ["How obtained"]
+    return table(headers, rows)
+
+
+def how_explains(r) -> bool:
+    """True when the "How obtained" column already says why the result could not run."""
+    from ..vocabulary import result_term
+
+    return result_term(r).gap or r.status == "not_runnable"
 
 
 def r_traps(d: Directive, ctx: Context) -> str:
@@ -223,15 +314,13 @@ def r_traps(d: Directive, ctx: Context) -> str:
             v = data.result(m, cid).traps.get(trap.id)
             if v is None:
                 row.append(mark(ctx, "none", "no verdict"))
-            elif v.status == "avoided":
-                row.append(mark(ctx, "ok", "avoided"))
-            elif v.status == "fell_in":
-                row.append(mark(ctx, "bad", "fell in"))
             else:
-                row.append(mark(ctx, "none", "not run" + (f": {esc(v.reason, 90)}" if v.reason else "")))
+                t = trap_term(v)
+                detail = clean(ctx, v.reason, 90) if v.status == "not_run" and v.reason else ""
+                row.append(term_mark(ctx, t, detail))
         rows.append(row)
     headers = ["Trap"] + [solution_link(ctx, m, cid, esc(data.models[m].name)) for m in models]
-    return "\n\n".join([table(headers, rows), downloads_line(ctx)])
+    return table(headers, rows)
 
 
 def _chart_bars(ctx: Context, cid: str, metric: str, source: str, models: list[str]):
@@ -262,7 +351,7 @@ def _chart_bars(ctx: Context, cid: str, metric: str, source: str, models: list[s
             unit = unit or r.metrics[metric].unit
             bars.append(Bar(label, r.metrics[metric].value))
         else:
-            bars.append(Bar(label, None, "not measured" if r.status == "ok" else STATUS_TEXT[r.status][1]))
+            bars.append(Bar(label, None, missing_value(r).word))
     if source != "reported":
         ref = data.result(REFERENCE, cid)
         if ref is not None and metric in ref.metrics and not data.stale_reason(ref):
@@ -339,16 +428,14 @@ def r_tests(d: Directive, ctx: Context) -> str:
             continue
         rows = []
         for t in phase.tests:
-            outcome = {"passed": mark(ctx, "ok", "passed"), "skipped": mark(ctx, "none", "skipped"),
-                       "not_run": mark(ctx, "none", "not run"), "timeout": mark(ctx, "time", "timeout")}.get(
-                t.outcome, mark(ctx, "bad", esc(t.outcome)))
+            outcome = term_mark(ctx, outcome_term(t))
             trap = ""
             if t.trap:
                 title = ""
                 if spec is not None and t.trap in spec.trap_ids:
                     title = spec.trap(t.trap).title
                 trap = esc(title or t.trap)
-            row = [esc(t.name, 120), outcome, trap, f"{t.duration_s:.2f} s", esc(t.message, 200)]
+            row = [esc(t.name, 120), outcome, trap, f"{t.duration_s:.2f} s", clean(ctx, t.message, 200)]
             if name == "own_tests":
                 row.insert(2, "–" if t.asserts is None else str(t.asserts))
             elif any(x.tier for x in phase.tests):
@@ -360,7 +447,7 @@ def r_tests(d: Directive, ctx: Context) -> str:
         elif any(x.tier for x in phase.tests):
             headers.insert(2, "Tier")
         out.append(f"{label}: {summary}\n\n" + table(headers, rows))
-    return "\n\n".join(out + [downloads_line(ctx)])
+    return "\n\n".join(out)
 
 
 def r_controls(d: Directive, ctx: Context) -> str:
@@ -381,7 +468,7 @@ def r_controls(d: Directive, ctx: Context) -> str:
         elif ref.status != "ok":
             verdict = status_marker(ctx, ref)
         elif fell:
-            verdict = mark(ctx, "bad", f"falls into {esc(', '.join(fell))}: the suite or the reference is wrong")
+            verdict = mark(ctx, "warn", f"falls into {esc(', '.join(fell))}: the suite or the reference is wrong")
         else:
             verdict = mark(ctx, "ok", f"avoids all {len(ref.traps)} traps; "
                                       + phase_summary(ctx, ref.phases.get("conformance"), "conformance"))
@@ -403,7 +490,7 @@ def r_controls(d: Directive, ctx: Context) -> str:
                 rows.append([name, expected, mark(ctx, "ok", "caught: falls into its trap")])
             else:
                 why = f"{v.status}" + (f": {v.reason}" if v.reason else "") if v else "no verdict"
-                rows.append([name, expected, mark(ctx, "bad", "not caught: " + esc(why, 140))])
+                rows.append([name, expected, mark(ctx, "warn", "not caught: " + esc(why, 140))])
     caught = sum(1 for r in rows if "caught: falls" in r[2])
     cheats_caught, cheats_checked = _cheat_rows(ctx, spec, runs, rows)
     caption = (f"Suite validation: the reference must avoid every trap and each mutant (the reference with "
@@ -416,7 +503,7 @@ def r_controls(d: Directive, ctx: Context) -> str:
     flakes = _flake_line(ctx, cid)
     if flakes:
         parts.append(flakes)
-    return "\n\n".join([*parts, downloads_line(ctx)])
+    return "\n\n".join(parts)
 
 
 def _flake_line(ctx: Context, cid: str) -> str:
@@ -462,7 +549,7 @@ def _cheat_rows(ctx: Context, spec, runs: dict, rows: list) -> tuple[int, int]:
             rows.append([label, expected, mark(ctx, "ok", "caught: fails " + esc(why, 120))])
         elif verdict == "missed":
             checked += 1
-            rows.append([label, expected, mark(ctx, "bad", "NOT caught: " + esc(why, 120) + " (a suite bug)")])
+            rows.append([label, expected, mark(ctx, "warn", "NOT caught: " + esc(why, 120) + " (a suite bug)")])
         else:
             rows.append([label, expected, mark(ctx, "none", "not run: " + esc(why, 140))])
     return caught, checked
@@ -557,7 +644,8 @@ def r_claims(d: Directive, ctx: Context) -> str:
 
 
 DIRECTIVES: dict[str, Spec] = {
-    "grade-matrix": Spec(r_grade_matrix, {"models": "models", "challenges": "challenges", "evidence": "true|false"},
+    "grade-matrix": Spec(r_grade_matrix, {"models": "models", "challenges": "challenges", "evidence": "true|false",
+                                          "compact": "true|false"},
                          help="judge grades (rows: challenges, columns: models) with llmbench's evidence beside each"),
     "ranking": Spec(r_ranking, {"source": "published|evidence"},
                     help="the published ranking, verbatim and in order (source=evidence: ranked by measurements)"),
@@ -584,4 +672,7 @@ DIRECTIVES: dict[str, Spec] = {
     "claims": Spec(r_claims, {"verdict": "contradicted|confirmed|undecided|not-checkable", "limit": "text",
                               "model": "model", "challenge": "challenge"},
                    help="the study's claims with one verdict (default: contradicted), strongest first"),
+    "contradicted": Spec(r_contradicted, {}, help="grades the evidence contradicts, one line each with its reason"),
+    "statuses": Spec(r_statuses, {}, help="the status vocabulary: every glyph, word and colour, and whose doing"),
+    "legend": Spec(r_legend, {"kinds": "|".join(KINDS)}, help="a legend of the status glyphs"),
 }

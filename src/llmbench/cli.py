@@ -11,6 +11,7 @@ import warnings
 from .errors import ContentError, LlmbenchError
 from .project import Project
 
+MAX_WHY_LINES = 30  # a plan with more runs to do gets only the summary of why
 VERDICT_STYLE = {"ok": "green", "failed": "red", "timeout": "yellow", "not_runnable": "magenta", "harness_error": "bold red",
                  "partial": "cyan", "compiled_not_run": "cyan", "needs_adapter": "cyan", "missing_dependency": "cyan"}
 
@@ -46,8 +47,14 @@ def cmd_run(args) -> int:
             plan.jobs = select_shard(plan.jobs, args.shard)
         todo = plan.to_run
         cached = len(plan.jobs) - len(todo)
+        from .runner import plan_reasons
+
         console.print(f"{len(plan.jobs)} runs planned: {len(todo)} to run, {cached} cached "
-                      f"(isolation: {sandbox.isolation}, jobs: {args.jobs})")
+                      f"(isolation: {sandbox.isolation}, jobs: {args.jobs})"
+                      + (f"; why: {plan_reasons(todo)}" if todo else ""), soft_wrap=True)
+        if 0 < len(todo) <= MAX_WHY_LINES:
+            for job in todo:
+                console.print(f"  {job.label}: {job.explain()}", soft_wrap=True, markup=False)
         results = []
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False, disable=not todo) as progress:
@@ -187,7 +194,7 @@ def cmd_status(args) -> int:
     rows = []
     for path, job in sorted(expected.items(), key=lambda kv: kv[1].label):
         state = "cached" if job.cached else ("stale" if path.exists() else "missing")
-        rows.append((state, job.label))
+        rows.append((state, job.label + (f"  ({job.explain()})" if state == "stale" else "")))
     for path in store.all_paths():
         if path not in expected:
             rows.append(("orphaned", str(path.relative_to(project.root))))

@@ -18,7 +18,7 @@ from . import cheats, failures
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .kinds import PHASES
-from .keys import result_key
+from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
 from .phases.conformance import check_trap_marks, run_conformance
 from .phases.own_tests import run_own_tests
 from .project import Project
@@ -44,6 +44,27 @@ class Job:
     trap: str | None = None
     key: str = ""
     cached: bool = False
+    inputs: dict = field(default_factory=dict)  # component -> digest (llmbench.keys)
+    phase_keys: dict = field(default_factory=dict)  # phase -> key
+    reuse: dict = field(default_factory=dict)  # phase -> PhaseResult of an earlier run with the same key
+    reused_traps: dict = field(default_factory=dict)  # with a reused conformance phase
+    reused_metrics: dict = field(default_factory=dict)
+    why: list = field(default_factory=list)  # why it re-runs: changed components, or "no result yet"
+
+    @property
+    def phase_names(self) -> list[str]:
+        """The phases this run has: controls run no own tests."""
+        return [p for p in PHASES[self.challenge.kind] if p != "own_tests" or self.run_kind == "solution"]
+
+    @property
+    def rerun_phases(self) -> list[str]:
+        return [p for p in self.phase_names if p not in self.reuse]
+
+    def explain(self) -> str:
+        """Why this run re-runs and what of it, e.g. 'adapter changed: re-runs conformance; reuses own_tests'."""
+        what = ", ".join(self.rerun_phases)
+        reused = f"; reuses {', '.join(self.reuse)}" if self.reuse else ""
+        return f"{why_text(self.why)}: re-runs {what}{reused}"
 
     @property
     def label(self) -> str:
@@ -56,6 +77,24 @@ class Job:
         if self.run_kind == "cheat":
             return self.challenge.cheat_patches().get(self.trap)  # None: a generic cheat
         return self.challenge.mutants_dir / f"{self.trap}.patch" if self.run_kind == "mutant" else None
+
+
+def why_text(why: list[str]) -> str:
+    """'adapter changed', 'solution files, suite changed', 'no result yet'."""
+    changed = [w for w in why if w in COMPONENTS]
+    other = [w for w in why if w not in COMPONENTS]
+    return "; ".join(([f"{', '.join(changed)} changed"] if changed else []) + other) or "inputs changed"
+
+
+def plan_reasons(jobs) -> str:
+    """One phrase for the plan line: how many runs re-run for which reason."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        text = why_text(job.why)
+        counts[text] = counts.get(text, 0) + 1
+    partial = sum(1 for j in jobs if j.reuse)
+    out = ", ".join(f"{text} ({n})" for text, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return out + (f"; {partial} reuse cached phases" if partial else "")
 
 
 @dataclass
@@ -100,15 +139,51 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
                 for name in c.cheat_names:
                     plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="cheat", trap=name))
     for job in plan.jobs:
-        env = environment_facts(sandbox_iso, job.challenge.kind)
-        extra = f"{job.run_kind}:{job.trap or ''}"
-        if job.run_kind == "cheat" and job.patch is None:
-            extra += f":{cheats.wrappers_hash()}"
-        job.key = result_key(job.source, job.adapter.path, job.challenge.path, env, extra=extra)
-        if not force:
-            old = store.read(store.path_for(job.model, job.challenge.id, job.run_kind, job.trap))
-            job.cached = old is not None and old.key == job.key
+        key_job(job, environment_facts(sandbox_iso, job.challenge.kind))
+        if force:
+            job.why = ["--force"]
+            continue
+        plan_reuse(job, store)
     return plan
+
+
+def key_job(job: Job, env: dict) -> None:
+    """Fill the job's input components, phase keys and result key."""
+    limits = {**job.challenge.limits, **job.adapter.limits}
+    # a generic cheat is the reference wrapped by llmbench.cheats: its code is part of the "solution"
+    extra = cheats.wrappers_hash() if job.run_kind == "cheat" and job.patch is None else ""
+    job.inputs = input_components(job.source, job.adapter.path, job.challenge.path, env, limits,
+                                  patch=job.patch, trap=job.trap, extra=extra)
+    run = f"{job.run_kind}:{job.trap or ''}"
+    job.phase_keys = {p: phase_key(p, job.inputs, run) for p in job.phase_names}
+    job.key = result_key(job.phase_keys, run)
+
+
+def plan_reuse(job: Job, store: ResultStore) -> None:
+    """Compare with the stored result: cached, or which phases can be reused and why the rest re-run."""
+    path = store.path_for(job.model, job.challenge.id, job.run_kind, job.trap)
+    old = store.read(path)
+    if old is None:
+        job.why = ["stored result unreadable" if path.exists() else "no result yet"]
+        return
+    if old.key == job.key:
+        job.cached = True
+        return
+    why: list[str] = []
+    for phase in job.phase_names:
+        before = old.phases.get(phase)
+        # A harness error is ours, never a verdict worth keeping.
+        if before is not None and before.key == job.phase_keys[phase] and before.status != "harness_error":
+            job.reuse[phase] = before.model_copy(update={
+                "reused_from": before.reused_from or f"{old.provenance.date} (commit {old.provenance.commit})"})
+            continue
+        changed = changed_components(phase, old.inputs, job.inputs)
+        if not old.inputs:
+            changed = ["recorded without per-phase keys"]
+        why += [c for c in changed if c not in why]
+    if "conformance" in job.reuse:
+        job.reused_traps, job.reused_metrics = dict(old.traps), dict(old.metrics)
+    job.why = why
 
 
 # ------------------------------------------------------------------------------ locking
@@ -229,12 +304,15 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
             tmp_mutant = source = materialise_mutant(job)
             if job.run_kind == "cheat" and job.patch is None:
                 adapter = materialise_generic_cheat(job, source)
-        for phase in PHASES[c.kind]:
+        for phase in job.phase_names:
             if STOPPING.is_set():  # interrupted: this result is never stored
                 break
+            if phase in job.reuse:  # same inputs as a stored phase: its verdict stands
+                phases[phase] = job.reuse[phase]
+                if phase == "conformance":
+                    traps, metrics = dict(job.reused_traps), dict(job.reused_metrics)
+                continue
             if phase == "own_tests":
-                if job.run_kind != "solution":
-                    continue
                 if c.kind == "cuda":
                     from .kinds import cuda
 
@@ -256,6 +334,7 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                 phases[phase], traps, metrics = run_conformance(
                     c, source, adapter, sandbox.mode, only_trap=job.trap if job.run_kind == "mutant" else None,
                     limits=limits, maxfail=1 if job.run_kind == "cheat" else None)
+            phases[phase].key = job.phase_keys.get(phase, "")
         status, reason = overall_status(phases, traps)  # no_adapter: needs_adapter, our gap
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)
@@ -273,7 +352,7 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                   cheat=job.trap if job.run_kind == "cheat" else None, status=status,
                   reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
                   provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,
-                  duration_s=round(time.monotonic() - start, 3))
+                  inputs=job.inputs, duration_s=round(time.monotonic() - start, 3))
 
 
 def _runner(sandbox: Sandbox):

@@ -85,6 +85,10 @@ class PhaseResult(BaseModel):
     duration_s: float = 0.0
     log_tail: str = ""
     details: dict[str, object] = Field(default_factory=dict)  # phase-specific (e.g. compile errors)
+    key: str = ""  # hash of exactly this phase's inputs (llmbench.keys.PHASE_INPUTS)
+    # Set when this phase was not re-run but taken from an earlier result with the same key:
+    # the date and commit of the run that measured it.
+    reused_from: str = ""
 
 
 class TrapVerdict(BaseModel):
@@ -163,6 +167,9 @@ class Result(BaseModel):
     adapter: AdapterInfo = Field(default_factory=AdapterInfo)
     provenance: Provenance
     key: str
+    # The run's input components (solution files, adapter, suite, ...) as digests or values:
+    # a later run compares them to say why it re-runs.
+    inputs: dict[str, str] = Field(default_factory=dict)
     duration_s: float = 0.0
     # `llmbench run --repeat N`: the verdict of each of the N runs (llmbench.runner.verdict_signature);
     # entries that differ make this a flaky result.

@@ -41,7 +41,7 @@ def test_adapter_edit_reruns_conformance_only_and_reuses_own_tests(demo_project,
     add_solution(demo_project, "model-c", RENAMED)
     assert main(["run", "--jobs", "1", "--no-controls"]) == 0
     first = result(demo_project)
-    assert first.status == "failed" and "entry point add not found" in first.reason
+    assert first.status == "needs_adapter" and "entry point add not found" in first.reason
     assert first.phases["own_tests"].status == "ok" and first.phases["own_tests"].key
     assert len(calls["own_tests"]) == 1 and len(calls["conformance"]) == 1
 

@@ -99,7 +99,7 @@ def test_phases_without_nvcc_or_gpu(monkeypatch):
     phase = cuda.compile_phase(FIXTURES / "good", run, timeout_s=60)
     assert (phase.name, phase.status, phase.reason) == ("compile", "not_run", "nvcc not found")
     phase = cuda.own_programs_phase(FIXTURES / "good", run, gpu=None, timeout_s=60)
-    assert (phase.name, phase.status, phase.reason) == ("own_tests", "not_run", "no CUDA device")
+    assert (phase.name, phase.status, phase.reason) == ("own_tests", "not_run", cuda.NO_DEVICE)
     assert phase.details["programs"] == ["test_host.cu"] and not calls
 
 

@@ -109,12 +109,25 @@ class Metric(BaseModel):
     self_reported: bool = False  # measured inside the solution's process: shown as such, never a verdict
 
 
+class ReportedCandidate(BaseModel):
+    """One mention of a metric in a solution's files."""
+
+    value: float | str
+    source: str = ""
+    line: int | None = None
+    context: str = ""  # what labels it: JSON key path, table row [column header], or the line
+
+
 class Reported(BaseModel):
     """A figure the solution's own files (or the published study) claim; never reproduced by us."""
 
     value: float | str
     unit: str = ""
     source: str = ""
+    line: int | None = None
+    context: str = ""
+    # Every mention, when they disagree (the chosen one included), best-labelled first.
+    candidates: list[ReportedCandidate] = Field(default_factory=list)
 
 
 class FileInfo(BaseModel):

@@ -35,7 +35,7 @@ from pathlib import Path
 ENTRY = "fused_softmax_topk"
 BENCH_ENTRY = "benchmark_fused_softmax_topk"
 BUILD_DIR = ".llmbench_build"
-NO_DEVICE = "no CUDA device"
+NO_DEVICE = "no CUDA device: compiled only, the programs were not executed"
 NO_NVCC = "nvcc not found"
 DEFAULT_ARCH = "sm_90"
 MAX_ERROR_LINES = 12

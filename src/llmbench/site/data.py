@@ -131,7 +131,8 @@ class SiteData:
         r = self.results.get((model, challenge))
         if r is not None and metric in r.reported:
             rep = r.reported[metric]
-            return rep.value, rep.unit, "reported by the solution" + (f" in {rep.source}" if rep.source else "")
+            where = f" in {rep.source}" + (f", line {rep.line}" if rep.line else "") if rep.source else ""
+            return rep.value, rep.unit, "reported by the solution" + where
         if self.study is not None:
             value = self.study.reported_value(model, challenge, metric)
             if value is not None:

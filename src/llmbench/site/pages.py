@@ -387,6 +387,14 @@ def _metrics_section(data: SiteData, mid: str, cid: str, r, ctx: Context) -> str
     reported = _reported_rows(data, mid, cid)
     if reported:
         parts.append("Reported, not reproduced:\n\n" + table(["Metric", "Value", "Reported by"], reported))
+    disagree = [[esc(name), fmt_number(c.value, rep.unit) if not isinstance(c.value, str) else esc(c.value),
+                 esc(c.source), str(c.line or "–"), esc(c.context, 160) or "–"]
+                for name, rep in r.reported.items() for c in rep.candidates]
+    if disagree:
+        parts.append("The solution's files disagree; every figure found (the first per metric is the one "
+                     "shown above: labelled final, post-training or validation before unlabelled, and "
+                     "pre-training or baseline last):\n\n"
+                     + table(["Metric", "Value", "File", "Line", "Label"], disagree))
     if not parts:
         return ""
     return _section("Metrics", "\n\n".join(parts), "metrics")

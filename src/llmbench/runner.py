@@ -401,6 +401,8 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     results = []
     todo = plan.to_run
     STOPPING.clear()
+    # One secret seed per build for the suites' multi-seed tests; each result records it.
+    os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(execute_repeated, job, project, isolation, max(1, repeat)): job for job in todo}
         try:

@@ -28,3 +28,23 @@ def test_repeat_reruns_cached_keys_and_reports_the_flake_rate(demo_project, caps
 def test_repeat_needs_a_positive_count(demo_project, capsys):
     assert main(["run", "--repeat", "0"]) != 0
     assert "--repeat takes a count of at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(600)
+def test_seeds_fixture_draws_public_seeds_and_the_builds_secret_seed(demo_project, monkeypatch):
+    tests = demo_project.challenges_dir / "demo" / "conformance" / "test_seeds.py"
+    tests.write_text(
+        "import numpy as np\nimport pytest\n\n"
+        "@pytest.mark.prompt('add')\n"
+        "def test_seeded(solution, seeds):\n"
+        "    assert seeds[:3] == (101, 202, 303) and seeds[3] == 4242\n"
+        "    for seed in seeds:\n"
+        "        a = np.random.default_rng(seed).standard_normal(5)\n"
+        "        assert np.allclose(solution.add(a, 1.0), a + 1.0)\n")
+    monkeypatch.setenv("LLMBENCH_SECRET_SEED", "4242")
+    add_solution(demo_project, "model-a", {"demo.py": "def add(a, b):\n    return a + b\n"})
+    assert main(["run", "--no-controls"]) == 0
+    r = ResultStore(demo_project.results_dir).solutions()[("model-a", "demo")]
+    conf = r.phases["conformance"]
+    assert conf.details["secret_seed"] == 4242
+    assert {t.name: t.outcome for t in conf.tests}["test_seeded"] == "passed"

@@ -132,6 +132,23 @@ def test_dx_matches_finite_differences(solution, record_metric, inputs, seed, sh
     assert row_sums < 1e-8 * max(1.0, float(np.max(np.abs(dx)))), f"rows of dx sum to {row_sums:.3g}, not 0"
 
 
+@pytest.mark.prompt("Requirement 1: gradients w.r.t. x, gamma, beta for any (B, T, D) input")
+def test_seeds_and_distributions(solution, inputs, seeds):
+    """Public seeds plus the build's secret seed, D = 37 (no power of two), and two input
+    distributions: standard normal, and rows offset by 1e3 with spread 10."""
+    inputs(f"seeds {', '.join(map(str, seeds))}; shape (3,5,37), eps 1e-5; x ~ N(0,1), then x ~ 1e3 + 10 N(0,1); "
+           "against the float64 analytic backward")
+    for seed in seeds:
+        for label, scale, offset in (("normal", 1.0, 0.0), ("offset 1e3", 10.0, 1e3)):
+            x, gamma, beta, eps, dy = problem(seed, (3, 5, 37), scale=scale, offset=offset)
+            y, dx, dgamma, dbeta = run(solution, x, gamma, beta, eps, dy)
+            want_dx, want_dgamma, want_dbeta = oracle.backward(x, gamma, eps, dy)
+            assert_close(f"seed {seed}, {label}: y", y, oracle.forward(x, gamma, beta, eps), 1e-8)
+            assert_close(f"seed {seed}, {label}: dx", dx, want_dx, 1e-6)
+            assert_close(f"seed {seed}, {label}: dgamma", dgamma, want_dgamma, 1e-6)
+            assert_close(f"seed {seed}, {label}: dbeta", dbeta, want_dbeta, 1e-6)
+
+
 # --- reduction_axes ---------------------------------------------------------------------
 
 @pytest.mark.prompt("Requirement 1: gradients w.r.t. gamma, beta of shape (D,) for x of shape (B, T, D)")

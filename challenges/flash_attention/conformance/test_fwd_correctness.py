@@ -138,6 +138,21 @@ def test_n_not_multiple_of_tile(solution, inputs, n, tile, causal):
           f"N={n}, tile {tile}")
 
 
+@pytest.mark.prompt("Requirements 1 and 2: correct for every shape and tile size, whatever the range of the scores")
+@pytest.mark.parametrize("causal", [True, False])
+def test_seeds_and_distributions(solution, inputs, seeds, causal):
+    """Public seeds plus the build's secret seed, N = 200 with tile 64 (not a multiple), and two
+    input distributions: standard normal, and peaked scores (Q scaled by 8, V offset by 100)."""
+    inputs(f"seeds {', '.join(map(str, seeds))}; shape (2,2,200,32), tile 64, causal={causal}; "
+           "Q,K,V standard normal, then Q*8 and V+100")
+    for seed in seeds:
+        for label, q_scale, v_offset in (("normal", 1.0, 0.0), ("peaked, offset", 8.0, 100.0)):
+            Q, K, V = qkv(seed, (2, 2, 200, 32), q_scale=q_scale)
+            V = V + v_offset
+            check(run(solution, Q, K, V, 64, causal=causal), naive_attention(Q, K, V, causal=causal),
+                  f"seed {seed}, {label}")
+
+
 @pytest.mark.prompt("Deliver: flash_attention_fwd(Q, K, V, tile_size, causal=True)")
 @pytest.mark.trap("causal_default")
 def test_default_is_causal(solution, inputs):

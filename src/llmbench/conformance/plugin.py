@@ -35,6 +35,8 @@ def pytest_addoption(parser):
     g.addoption("--llmbench-isolation", default=os.environ.get("LLMBENCH_ISOLATION", "auto"))
     g.addoption("--llmbench-memory-mb", type=int, default=None)
     g.addoption("--llmbench-call-timeout", type=float, default=None)
+    g.addoption("--llmbench-secret-seed", type=int, default=None,
+                help="the build's secret seed for the `seeds` fixture (default: $LLMBENCH_SECRET_SEED, else random)")
 
 
 def _find_challenge(config) -> Path:
@@ -169,6 +171,27 @@ def _proxy(request, challenge, gpu):
     yield proxy
     _STATE["proxy"] = None
     proxy.close()
+
+
+# Seeds every multi-seed test draws from: a fixed public set, plus one secret seed per build
+# (recorded in the result) that a solution cannot have been tuned to.
+PUBLIC_SEEDS = (101, 202, 303)
+
+
+def secret_seed(config) -> int:
+    if "secret_seed" not in _STATE:
+        value = config.getoption("--llmbench-secret-seed", default=None)
+        if value is None:
+            env = os.environ.get("LLMBENCH_SECRET_SEED", "")
+            value = int(env) if env.strip().isdigit() else int.from_bytes(os.urandom(4), "little")
+        _STATE["secret_seed"] = int(value)
+    return _STATE["secret_seed"]
+
+
+@pytest.fixture(scope="session")
+def seeds(request) -> tuple[int, ...]:
+    """The public seeds and this build's secret seed; a test that uses them loops over all."""
+    return (*PUBLIC_SEEDS, secret_seed(request.config))
 
 
 @pytest.fixture
@@ -331,5 +354,6 @@ def pytest_sessionfinish(session, exitstatus):
     out = session.config.getoption("--llmbench-out", default=None)
     if not out or _STATE.get("challenge") is None:
         return
-    payload = {"records": list(_STATE["records"].values()), "exitstatus": int(exitstatus), "finished": time.time()}
+    payload = {"records": list(_STATE["records"].values()), "exitstatus": int(exitstatus), "finished": time.time(),
+               "secret_seed": _STATE.get("secret_seed")}
     Path(out).write_text(json.dumps(payload, indent=1))

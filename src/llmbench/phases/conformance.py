@@ -143,11 +143,12 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             ACTIVE.discard(proc)
         full_log = log.decode("utf-8", "replace")
         log_text = full_log[-8000:]
-        records, exitstatus = None, None
+        records, exitstatus, secret = None, None, None
         if out.exists() and not timed_out:  # a stopped run's partial records are not a verdict
             try:
                 payload = json.loads(out.read_text())
                 records, exitstatus = payload["records"], payload.get("exitstatus")
+                secret = payload.get("secret_seed")
             except (ValueError, KeyError, TypeError):
                 records = None
     duration = round(time.monotonic() - start, 3)
@@ -182,6 +183,8 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
     phase = summarise(challenge, deciding, timed_out, timeout_s, duration, log_text)
     phase.tests = tests
     phase.beyond_counts = beyond_counts(tests)
+    if isinstance(secret, int):  # the build's secret seed the multi-seed tests drew from (reproduce with it)
+        phase.details["secret_seed"] = secret
     traps = trap_verdicts(challenge, deciding, only_trap)
     metrics = collect_metrics(challenge, tests)
     return phase, traps, metrics

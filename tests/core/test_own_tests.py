@@ -62,3 +62,17 @@ def test_xfailed_tests_are_not_counted_as_passed(tmp_path):
     assert by_name["test_x.py::test_known"].outcome == "skipped"
     assert by_name["test_x.py::test_known"].message.startswith("expected to fail (xfail)")
     assert phase.counts["passed"] == 1 and phase.counts["skipped"] == 1
+
+
+def test_source_analysis_child_never_imports_from_the_working_folder(tmp_path, monkeypatch):
+    """Issue 13: the trusted analysis child ran `python -m` in the caller's folder, so a
+    solution's json.py there ran (as root) when llmbench was started from that folder."""
+    from llmbench.phases.own_tests import analyse
+
+    mark = tmp_path / "ran"
+    sol = tmp_path / "sol"
+    write(sol / "json.py", f"open({str(mark)!r}, 'w').write('ran')\nraise SystemExit(3)\n")
+    write(sol / "test_x.py", "def test_a():\n    assert 1\n")
+    monkeypatch.chdir(sol)
+    targets, *_ = analyse(sol)
+    assert not mark.exists() and [t.name for t in targets] == ["test_x.py"]

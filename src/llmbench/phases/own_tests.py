@@ -81,9 +81,11 @@ def analyse(folder: Path) -> tuple[list[Path], list[Path], dict[str, int], list[
         resource.setrlimit(resource.RLIMIT_AS, (ANALYSIS_MEMORY_BYTES, ANALYSIS_MEMORY_BYTES))
         resource.setrlimit(resource.RLIMIT_CPU, (int(ANALYSIS_TIMEOUT_S), int(ANALYSIS_TIMEOUT_S) + 5))
 
-    argv = [sys.executable, "-m", "llmbench.phases.own_tests", str(folder)]
+    # Isolated (-s -P) from "/": whatever the caller's working folder holds (a solution's
+    # json.py, say) is never imported by this trusted process.
+    argv = [sys.executable, "-s", "-P", "-m", "llmbench.phases.own_tests", str(Path(folder).resolve())]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=ANALYSIS_TIMEOUT_S, preexec_fn=limit)
+        proc = subprocess.run(argv, capture_output=True, timeout=ANALYSIS_TIMEOUT_S, preexec_fn=limit, cwd="/")
     except subprocess.TimeoutExpired:
         return [], [], {}, [], f"reading the sources took over {ANALYSIS_TIMEOUT_S:g} s"
     try:

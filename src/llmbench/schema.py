@@ -58,6 +58,7 @@ class TestRecord(BaseModel):
     entry: str = ""
     calls: list[str] = Field(default_factory=list)
     smoke: bool = False
+    cases: dict[str, str] = Field(default_factory=dict)  # multi-case tests: case -> outcome (passed, raised: ...)
     duration_s: float = 0.0
     message: str = ""
     trap: str | None = None

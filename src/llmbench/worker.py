@@ -215,6 +215,7 @@ class Worker:
         self.next_id = 1
         self.trace_roots = tuple(str(p) for p in (loader.solution, loader.adapter) if p is not None)
         self.supplied: dict[int, object] = {}  # objects built from our specs (kept alive: ids stay unique)
+        self.notify = lambda header: None  # writes an interim message to the trusted side
 
     # -- handles and specs --------------------------------------------------------------
     def to_handle(self, obj) -> tuple[int, str]:
@@ -350,6 +351,10 @@ class Worker:
             value = getattr(obj, header["name"])
             out_blobs: list[bytes] = []
             return {"ok": True, "value": wire.encode(value, out_blobs, self.to_handle)}, out_blobs
+        if op == "fetch":  # the value a measured call kept here
+            value = self.objects.pop(int(header["handle"]), None)
+            out_blobs = []
+            return {"ok": True, "value": wire.encode(value, out_blobs, self.to_handle)}, out_blobs
         if op in ("call", "method"):
             args, kwargs = self.decode_args(header, blobs)
             if op == "call":
@@ -362,11 +367,21 @@ class Worker:
                     raise MethodMissing(f"the {type(target).__name__} the solution returned has no method "
                                         f"{header['name']!r}") from None
             measure = bool(header.get("measure_memory"))
+            if measure:
+                # The trusted side measures the process from outside: it takes its baseline
+                # when told that the inputs are decoded, and the value stays here (no encoding
+                # copies inside the measured window) until it fetches it.
+                gc.collect()
+                self.notify({"ok": True, "started": True})
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             value, stats = self.measured(fn, args, kwargs, measure)
             rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             stats["rss_delta_bytes"] = int(max(0, rss_after - rss_before) * 1024)
             stats["output_bytes"] = int(_nbytes(value))
+            if measure:
+                hid, name = self.to_handle(value)
+                return {"ok": True, "value": {"$t": "handle", "id": hid, "type": name}, "kept": hid,
+                        "stats": stats}, []
             out_blobs = []
             return {"ok": True, "value": wire.encode(value, out_blobs, self.to_handle), "stats": stats}, out_blobs
         raise wire.ProtocolError(f"unknown op {op!r}")
@@ -425,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     mapping = dict(item.split("=", 1) for item in opts.map)
     loader = SolutionLoader(Path(opts.solution), Path(opts.adapter) if opts.adapter else None, mapping, opts.kind)
     worker = Worker(loader, Path(opts.support) if opts.support else None)
+    worker.notify = lambda header: wire.write_message(proto_out, header, [])
     os.chdir(opts.solution)
     wire.write_message(proto_out, {"ok": True, "value": "ready"}, [])
     while True:

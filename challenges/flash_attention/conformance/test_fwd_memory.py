@@ -41,9 +41,9 @@ def test_memory_at_4096(solution, record_metric, inputs):
     record_metric("peak_memory_mb", r.peak_bytes / 1e6)
     record_metric("peak_fraction_nxn", working / nxn)
     record_metric("rss_delta_mb", r.rss_delta_bytes / 1e6)
-    # Cross-check with the kernel's accounting: memory tracemalloc cannot see (allocated
-    # outside Python's allocators) still raises the worker's peak RSS. RSS can only
-    # under-report here (the inputs set an earlier high-water mark), never over-report.
+    # peak_bytes and rss_delta_bytes: the worker's resident growth during the call, measured
+    # by the harness from outside the solution's process (issue 11: a solution can stop an
+    # in-process tracer and report a tiny peak).
     assert r.rss_delta_bytes - r.output_bytes < nxn, (
         f"peak RSS grew by {r.rss_delta_bytes / 1e6:.1f} MB during the call (output {r.output_bytes / 1e6:.1f} MB): "
         f"memory hidden from tracemalloc")
@@ -65,9 +65,8 @@ def test_no_nxn_allocation(solution, inputs):
         Q, K, V = qkv(12, (1, 1, N, 64))
         r = solution.call(ENTRY, Q, K, V, TILE, causal=causal, measure_memory=True)
         check_rows(r.value, Q, K, V, causal, f"(1,1,4096,64) causal={causal}")
-        assert r.largest_step_bytes < limit, (
-            f"causal={causal}: one line allocated {r.largest_step_bytes / 1e6:.1f} MB >= N*N bytes "
-            f"({limit / 1e6:.1f} MB): an N x N array was built")
+        # peak_bytes is the worker's resident growth measured from outside the solution's
+        # process (tracemalloc's per-line figure is self-reported: a solution can stop it).
         working = r.peak_bytes - r.output_bytes
         assert working < limit, (
             f"causal={causal}: working memory {working / 1e6:.1f} MB >= N*N bytes ({limit / 1e6:.1f} MB)")

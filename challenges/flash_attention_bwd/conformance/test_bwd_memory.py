@@ -11,7 +11,6 @@ N, TILE = 4096, 128
 SHAPE = (1, 1, N, 64)
 NXN_F64 = N * N * 8  # one N x N float64 matrix: 134 MB
 PEAK_LIMIT = 0.2 * NXN_F64  # 26.8 MB; dQ, dK, dV themselves take 6.3 MB
-STEP_LIMIT = N * N  # bytes: the smallest N x N array (bool / int8); whole inputs are 2.1 MB
 
 
 def sampled_dv(Q, K, dO, keys):
@@ -45,8 +44,8 @@ def test_backward_memory_at_4096(solution, record_metric, inputs):
     assert err < 1e-4, f"dV at sampled keys: relative error {err:.3g} >= 1e-4"
     assert r.peak_bytes < PEAK_LIMIT, (
         f"backward peak {r.peak_bytes / 1e6:.1f} MB >= 20% of one {N}x{N} float64 matrix ({PEAK_LIMIT / 1e6:.1f} MB)")
-    assert r.largest_step_bytes < STEP_LIMIT, (
-        f"one line of the backward allocated {r.largest_step_bytes / 1e6:.1f} MB >= N*N bytes: an N x N array")
+    # r.peak_bytes is measured from outside the solution's process; tracemalloc's per-line
+    # figure (largest_step_bytes) is self-reported and no longer decides (issue 11).
     timed = solution.call("flash_attention_bwd", dO, cache, TILE, causal=True, measure_memory=False)
     record_metric("wall_time_s", timed.seconds)
 
@@ -61,8 +60,8 @@ def test_forward_memory_at_4096(solution, inputs):
     r = solution.call("flash_attention_fwd", Q, K, V, TILE, causal=True, measure_memory=True)
     assert r.peak_bytes < PEAK_LIMIT, (
         f"forward peak {r.peak_bytes / 1e6:.1f} MB >= 20% of one {N}x{N} float64 matrix ({PEAK_LIMIT / 1e6:.1f} MB)")
-    assert r.largest_step_bytes < STEP_LIMIT, (
-        f"one line of the forward allocated {r.largest_step_bytes / 1e6:.1f} MB >= N*N bytes: an N x N array")
+    # r.peak_bytes is measured from outside the solution's process; tracemalloc's per-line
+    # figure (largest_step_bytes) is self-reported and no longer decides (issue 11).
 
 
 @pytest.mark.prompt("the forward stores only O, L, Q, K, V; Deliver: the cache dict")

@@ -110,12 +110,19 @@ class CallEvent:
 
 @dataclass
 class CallResult:
+    """One call's value and measurements. seconds: our clock around the call. peak_bytes and
+    rss_delta_bytes: the worker's peak resident growth measured from outside (measure_memory
+    calls; otherwise None). output_bytes: arrays in the value, counted by us.
+    largest_step_bytes and self_reported_peak_bytes: tracemalloc inside the solution's
+    process, self-reported: a solution can stop that tracer, so no verdict rests on them alone."""
+
     value: object
     seconds: float
     peak_bytes: int | None = None
     largest_step_bytes: int | None = None
     rss_delta_bytes: int | None = None
     output_bytes: int = 0
+    self_reported_peak_bytes: int | None = None
 
 
 @dataclass
@@ -238,7 +245,112 @@ class WorkerClient:
         except (BrokenPipeError, OSError):
             reason = self._die()
             raise WorkerCrash(f"worker died: {reason}") from None
-        return self._receive(timeout or self.config.call_timeout_s, what=header.get("entry") or header.get("name") or header["op"])
+        what = header.get("entry") or header.get("name") or header["op"]
+        timeout = timeout or self.config.call_timeout_s
+        if not header.get("measure_memory"):
+            reply, rblobs = self._receive(timeout, what=what)
+            reply.pop("outside", None)  # only our meter writes this
+            return reply, rblobs
+        deadline = time.monotonic() + timeout
+        reply, rblobs = self._receive(timeout, what=what)
+        if not reply.get("started"):
+            reply.pop("outside", None)
+            return reply, rblobs  # failed before the call (inputs, entry point)
+        meter = MemoryMeter(self.process.proc.pid)
+        meter.start()
+        try:
+            reply, rblobs = self._receive(max(0.001, deadline - time.monotonic()), what=what)
+        finally:
+            grown = meter.finish()
+        reply["outside"] = {"peak_bytes": grown}
+        return reply, rblobs
+
+
+def _status(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) in bytes of a process, None when it is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            text = fh.read(8192)
+    except OSError:
+        return None
+    rss = hwm = 0
+    for line in text.splitlines():
+        if line.startswith(b"VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith(b"VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+    return rss, hwm
+
+
+def _tree(root: int) -> list[int]:
+    out, todo = [], [root]
+    while todo and len(out) < 4096:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return out
+
+
+class MemoryMeter:
+    """Peak memory growth of a worker's process tree, measured from outside (the trusted side).
+
+    Samples every process's resident set every millisecond while the call runs and reads its
+    high-water mark (VmHWM) at the end: nothing inside the solution's process (tracemalloc,
+    its clock, what it reports) enters this figure. Growth is counted from the moment the
+    worker said its inputs were decoded.
+    """
+
+    INTERVAL_S = 0.001
+
+    def __init__(self, root_pid: int):
+        import threading
+
+        self.root = root_pid
+        self.base: dict[int, tuple[int, int]] = {}
+        self.peak: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        for pid in _tree(root_pid):
+            st = _status(pid)
+            if st is not None:
+                self.base[pid] = st
+                self.peak[pid] = st[0]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _sample(self, pids) -> None:
+        for pid in pids:
+            st = _status(pid)
+            if st is not None:
+                self.peak[pid] = max(self.peak.get(pid, 0), st[0])
+
+    def _run(self) -> None:
+        pids, refreshed = list(self.base), time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() - refreshed > 0.05:
+                pids, refreshed = _tree(self.root), time.monotonic()
+            self._sample(pids)
+            self._stop.wait(self.INTERVAL_S)
+
+    def finish(self) -> int:
+        """Stop sampling; -> the sum over processes of their peak resident growth (bytes)."""
+        self._stop.set()
+        self._thread.join()
+        grown = 0
+        for pid in set(self.peak) | set(_tree(self.root)):
+            st = _status(pid)
+            base_rss, base_hwm = self.base.get(pid, (0, 0))
+            peak = self.peak.get(pid, 0)
+            if st is not None and st[1] > base_hwm:
+                peak = max(peak, st[1])  # a new high-water mark: a spike between samples
+            grown += max(0, peak - base_rss)
+        return grown
 
 
 class _DeadlineReader:
@@ -386,13 +498,21 @@ class SolutionProxy:
             # is what the solution raised.
             raise SolutionError(str(reply.get("type", "Exception"))[:200], message,
                                 str(reply.get("traceback", ""))[-8000:])
+        stats = reply.get("stats", {})
+        stats = dict(stats) if isinstance(stats, dict) else {}
+        outside = reply.get("outside")
+        if isinstance(reply.get("kept"), int) and isinstance(outside, dict):
+            # A measured call kept its value in the worker; fetch it after the measurement.
+            stats["outside_peak_bytes"] = outside["peak_bytes"]
+            reply, rblobs = client.request({"op": "fetch", "handle": reply["kept"]}, [], timeout)
+            if not reply.get("ok"):
+                raise WorkerCrash(f"the measured call's value could not be fetched: {str(reply.get('message'))[:300]}")
         gen = self._generation
         try:
             value = wire.decode(reply.get("value"), rblobs, lambda hid, t: RemoteHandle(self, hid, t, gen))
         except wire.ProtocolError as exc:
             raise WorkerCrash(f"worker sent a malformed value: {exc}") from None
-        stats = reply.get("stats", {})
-        return value, stats if isinstance(stats, dict) else {}
+        return value, stats
 
     def _invoke(self, header, args, kwargs, measure_memory, timeout, handle=None) -> CallResult:
         entry = header.get("entry") or (f"{handle._type}.{header.get('name')}" if handle is not None else "")
@@ -417,8 +537,13 @@ class SolutionProxy:
         except (SolutionError, WorkerFailure) as exc:
             event.failure, event.message = exc.failure, str(exc)
             raise
-        return CallResult(value, seconds, _stat(stats, "peak_bytes"), _stat(stats, "largest_step_bytes"),
-                          _stat(stats, "rss_delta_bytes"), int(_stat(stats, "output_bytes") or 0))
+        # Figures a verdict may use come from outside the solution's process: our clock, the
+        # meter's peak growth, the size of the value we decoded. tracemalloc's figures from
+        # inside the worker are kept, labelled self-reported.
+        outside = _stat(stats, "outside_peak_bytes")
+        return CallResult(value, seconds, outside if outside is not None else _stat(stats, "peak_bytes"),
+                          _stat(stats, "largest_step_bytes"), outside, _nbytes(value),
+                          self_reported_peak_bytes=_stat(stats, "peak_bytes"))
 
     def call(self, entry: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs) -> CallResult:
         return self._invoke({"op": "call", "entry": entry}, args, kwargs, measure_memory, timeout)
@@ -438,6 +563,21 @@ class SolutionProxy:
             raise AttributeError(name)
 
         return _Entry(self, name)
+
+
+def _nbytes(value, depth: int = 0) -> int:
+    """Bytes of the arrays in a decoded value (trusted: counted here, not by the worker)."""
+    import numpy as np
+
+    if depth > 20:
+        return 0
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v, depth + 1) for v in value.values())
+    return 0
 
 
 def _has_spec(value, depth: int = 0) -> bool:

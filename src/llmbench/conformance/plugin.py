@@ -246,6 +246,29 @@ def inputs(request):
     return describe
 
 
+@pytest.fixture
+def case(request):
+    """Run one case of a multi-case test: case(label, fn, *args, **kwargs) -> (ok, value).
+
+    The solution raising, crashing or hanging on this case is recorded as the case's outcome
+    (TestRecord.cases) and returns (False, None), so the test goes on with the other cases and
+    can still compute its metric over all of them. Gaps (needs an adapter, a dependency)
+    propagate: they are no case's outcome.
+    """
+    def run(label: str, fn, *args, **kwargs):
+        try:
+            value = fn(*args, **kwargs)
+        except HarnessGap:
+            raise
+        except (SolutionError, WorkerFailure) as exc:
+            request.node.user_properties.append(("llmbench_case", (str(label), exc.failure.value, _short(str(exc), 300))))
+            return False, None
+        request.node.user_properties.append(("llmbench_case", (str(label), "passed", "")))
+        return True, value
+
+    return run
+
+
 def pytest_runtest_setup(item):
     proxy = _STATE.get("proxy")
     if proxy is not None:
@@ -319,6 +342,8 @@ def _record(item, report, call) -> None:
             rec["scale"] = value
         elif key == "llmbench_note":
             notes.append(value)
+        elif key == "llmbench_case":
+            rec.setdefault("cases", {})[value[0]] = value[1] + (f": {value[2]}" if value[2] else "")
     exc = call.excinfo.value if call.excinfo is not None else None
     if report.passed:
         rec["outcome"] = "passed"

@@ -311,6 +311,8 @@ def challenge_names(specs: Mapping) -> dict[str, ChallengeNames]:
 # ---- resolving -----------------------------------------------------------------------------
 
 _WHY = (
+    (re.compile(r"\bdo(es)? not compile\b", re.I), "does not compile"),
+    (re.compile(r"not offered", re.I), "not offered by its API"),
     (re.compile(r"\b(gpu|cuda|nvidia|nvcc|device)\b", re.I), "no GPU"),
     (re.compile(r"\badapter\b", re.I), "no adapter"),
     (re.compile(r"no module named|not installed|dependenc|\bmlx\b|import", re.I), "dependency missing"),
@@ -400,6 +402,10 @@ def resolve(claim: Claim, result: Result | None) -> Verdict:
         if phase.status == "not_runnable":
             return _undecided(_classify(phase.reason, "not run"), f"own tests could not run: {phase.reason}")
         if d.target == "asserts":
+            if phase.tests and not any("::" in t.name for t in phase.tests):
+                # A script's count covers the whole file, library input checks included.
+                return _undecided("not countable", "own tests are scripts run whole: their assertion count "
+                                                   "includes the library code's own checks")
             counted = phase.counts.get("asserts")
             if counted is None:
                 known = [t.asserts for t in phase.tests if t.asserts is not None]
@@ -415,8 +421,11 @@ def resolve(claim: Claim, result: Result | None) -> Verdict:
                                                    "test functions: their subtests cannot be counted")
             n = sum(1 for t in ran if "::" in t.name)
             return _decided(_compare(n, d.op, d.value, 0.0), f"{n} own test function(s) collected ({phase.status})")
-        passed = phase.status == "ok" and not _failing(phase.tests)
         failed = _failing(phase.tests)
+        if phase.status == "timeout" and not any(t.outcome in ("failed", "error") for t in phase.tests):
+            # Running out of our time limit is not behavioural evidence either way.
+            return _undecided("timed out", f"own tests did not finish in time ({phase.reason or 'timeout'})")
+        passed = phase.status == "ok" and not failed
         detail = "own tests pass" if passed else (
             f"own tests {phase.status}" + (f": {', '.join(failed[:3])}" if failed else f" ({phase.reason})" if phase.reason else ""))
         return _decided(passed == (d.target == "pass"), detail)

@@ -200,3 +200,17 @@ def test_the_repository_claims_file_is_valid():
     assert claims.pairs()
     for c in claims.items:
         assert len(c.claim.split()) >= 4, c.id  # a paraphrase, not a keyword
+
+
+def test_own_tests_timeout_is_undecided_not_a_failure():
+    slow = _result(phases={"own_tests": PhaseResult(name="own_tests", status="timeout", reason="exceeded 150 s",
+                                                    tests=[Record(name="flash.py", outcome="timeout")])})
+    v = resolve(_claim(own_tests=1, target="pass"), slow)
+    assert (v.state, v.why) == ("undecided", "timed out")
+
+
+def test_asserts_of_scripts_are_not_countable():
+    script = _result(phases={"own_tests": PhaseResult(name="own_tests", status="ok", counts={"asserts": 1},
+                                                      tests=[Record(name="layer_norm.py", outcome="passed", asserts=1)])})
+    v = resolve(_claim(own_tests=1, target="asserts", op="==", value=0), script)
+    assert (v.state, v.why) == ("undecided", "not countable")

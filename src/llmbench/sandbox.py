@@ -11,6 +11,10 @@ Two isolation modes:
   protect the rest of the machine and RLIMIT_NPROC applies; as a normal user only rlimits
   and a new session protect the machine (said plainly in the isolation level).
 
+Every Python process starts through ``llmbench.dropper`` with ``-s -P`` from a trusted
+folder: no file of the solution can shadow a module before the drop (or before the
+worker is loaded); the copy is entered only then.
+
 Always: rlimits (CPU seconds, memory, processes, file size), a wall-clock timeout that
 kills the whole process tree, output capped to its last bytes, a scrubbed environment.
 """

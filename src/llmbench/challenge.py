@@ -24,6 +24,8 @@ class EntryPoint:
     signature: str = ""
     description: str = ""
     required: bool = True
+    # the same inputs must give identical outputs: the suite calls it twice (first call of each test)
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def load_challenge(folder: Path) -> Challenge:
                 signature=item.get("signature", ""),
                 description=item.get("description", ""),
                 required=bool(item.get("required", True)),
+                deterministic=bool(item.get("deterministic", False)),
             )
         )
     traps, seen = [], set()

@@ -121,6 +121,9 @@ def validate_challenge(challenge: Challenge, controls: dict[str, Result]) -> Val
         if test.scale:
             v.scale_judged += 1
             v.scale_problems += scale.problems(test.name, test.scale)
+            finding = scale.nondeterminism(test.name, test.scale)
+            if finding:  # the reference must be deterministic where its entry points are declared so
+                v.scale_problems.append(f"reference not deterministic: {finding}")
     v.cheats_declared = len(challenge.cheat_names)
     for name in challenge.cheat_names:
         result = controls.get(f"cheat-{name}")

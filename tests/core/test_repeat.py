@@ -1,6 +1,7 @@
 """`llmbench run --repeat N`: every result key re-run N times, results whose verdict changed reported."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from llmbench.cli import main
@@ -48,3 +49,28 @@ def test_seeds_fixture_draws_public_seeds_and_the_builds_secret_seed(demo_projec
     conf = r.phases["conformance"]
     assert conf.details["secret_seed"] == 4242
     assert {t.name: t.outcome for t in conf.tests}["test_seeded"] == "passed"
+
+
+def test_identical_compares_plain_data_bitwise():
+    from llmbench.conformance.scale import identical
+
+    a = (np.array([1.0, np.nan]), [1, 2], {"k": 0.5})
+    assert identical(a, (np.array([1.0, np.nan]), [1, 2], {"k": 0.5}))
+    assert not identical(a, (np.array([1.0, 2.0]), [1, 2], {"k": 0.5}))
+    assert not identical(np.array([1.0]), np.array([1.0 + 1e-16 * 3]))
+    assert not identical([1, 2], (1, 2)) and not identical(np.zeros(2, np.float32), np.zeros(2))
+
+
+@pytest.mark.timeout(600)
+def test_determinism_probe_records_a_finding_for_a_nondeterministic_entry(demo_project):
+    toml = demo_project.challenges_dir / "demo" / "challenge.toml"
+    toml.write_text(toml.read_text().replace('name = "add"\n', 'name = "add"\ndeterministic = true\n'))
+    add_solution(demo_project, "steady", {"demo.py": "def add(a, b):\n    return a + b\n"})
+    add_solution(demo_project, "noisy", {"demo.py": "import os\n\ndef add(a, b):\n"
+                                                    "    return a + b + os.urandom(1)[0] * 1e-12\n"})
+    assert main(["run", "--no-controls"]) == 0
+    results = ResultStore(demo_project.results_dir).solutions()
+    probe = {m: [t.scale.get("nondeterministic") for t in results[(m, "demo")].phases["conformance"].tests]
+             for m in ("steady", "noisy")}
+    assert probe["steady"] and all(v == 0.0 for v in probe["steady"])
+    assert any(v and v >= 1 for v in probe["noisy"])

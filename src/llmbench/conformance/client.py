@@ -137,6 +137,7 @@ class WorkerConfig:
     isolation: str = "auto"
     gpu: bool = False
     canonical: dict | None = None  # entry -> canonical signature text (challenge.toml)
+    deterministic: tuple = ()  # entries whose first call in each test is repeated and compared
 
 
 class WorkerClient:
@@ -546,7 +547,12 @@ class SolutionProxy:
                           self_reported_peak_bytes=_stat(stats, "peak_bytes"))
 
     def call(self, entry: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs) -> CallResult:
-        return self._invoke({"op": "call", "entry": entry}, args, kwargs, measure_memory, timeout)
+        result = self._invoke({"op": "call", "entry": entry}, args, kwargs, measure_memory, timeout)
+        if entry in self._config.deterministic and not measure_memory and scale.first_call(entry):
+            # Determinism probe: the same inputs again must give the identical output (a finding if not).
+            again = self._invoke({"op": "call", "entry": entry}, args, kwargs, False, timeout)
+            scale.note_determinism(entry, scale.identical(result.value, again.value))
+        return result
 
     def has(self, entry: str) -> bool:
         return bool(self.probe(entry)["found"])

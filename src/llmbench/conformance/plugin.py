@@ -165,6 +165,7 @@ def _proxy(request, challenge, gpu):
         isolation=opt("--llmbench-isolation"),
         gpu=gpu is not None,
         canonical={e.name: e.signature for e in challenge.entry_points if e.signature},
+        deterministic=tuple(e.name for e in challenge.entry_points if e.deterministic),
     )
     proxy = SolutionProxy(config)
     _STATE["proxy"] = proxy

@@ -22,15 +22,19 @@ _CURRENT: dict | None = None  # the running test's notes (set by the plugin arou
 
 def begin_test() -> None:
     global _CURRENT
-    _CURRENT = {"comparisons": [], "inputs": set()}
+    _CURRENT = {"comparisons": [], "inputs": set(), "probed": set(), "nondeterministic": 0}
 
 
 def end_test() -> dict:
     """Summary of the test that just ran: {} when it compared nothing through us."""
     global _CURRENT
     notes, _CURRENT = _CURRENT, None
-    if not notes or not notes["comparisons"]:
+    if not notes:
         return {}
+    probes = {"determinism_probes": float(len(notes["probed"])),
+              "nondeterministic": float(notes["nondeterministic"])} if notes["probed"] else {}
+    if not notes["comparisons"]:
+        return probes
     comps = notes["comparisons"]
     ratios = [c["ratio"] for c in comps if c["ratio"] is not None]
     out = {
@@ -40,7 +44,38 @@ def end_test() -> dict:
     }
     if ratios:  # the test's sharpest comparison: one clearly-scaled check is enough
         out["max_scale_ratio"] = max(ratios)
-    return out
+    return {**out, **probes}
+
+
+def first_call(entry: str) -> bool:
+    """True the first time `entry` is called in the running test (then it is probed for determinism)."""
+    if _CURRENT is None or entry in _CURRENT["probed"]:
+        return False
+    _CURRENT["probed"].add(entry)
+    return True
+
+
+def note_determinism(entry: str, same: bool) -> None:
+    if _CURRENT is not None and not same:
+        _CURRENT["nondeterministic"] += 1
+
+
+def identical(a, b, depth: int = 0) -> bool:
+    """Bitwise equality of plain data (NaN equals NaN; handles compare by identity)."""
+    if depth > 50:
+        return False
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(identical(x, y, depth + 1) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(identical(a[k], b[k], depth + 1) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if type(a).__name__ == "RemoteHandle" or type(b).__name__ == "RemoteHandle":
+        return True  # objects stay in the worker: not comparable here
+    return type(a) is type(b) and a == b
 
 
 def _digest(value) -> str:
@@ -85,6 +120,12 @@ def note_comparison(expected, *, atol: float = 0.0, rtol: float = 0.0) -> None:
     elif effective > 0 and math.isfinite(scale):
         ratio = scale / effective
     _CURRENT["comparisons"].append({"ratio": ratio, "digest": _digest(expected)})
+
+
+def nondeterminism(name: str, summary: dict) -> str:
+    """A finding (never a failure unless the prompt requires determinism): '' when none."""
+    n = int(summary.get("nondeterministic", 0))
+    return f"{name}: {n} entry point(s) gave different outputs for the same inputs" if n else ""
 
 
 def problems(name: str, summary: dict) -> list[str]:

@@ -110,3 +110,14 @@ def test_odd_solution_output_never_fails_build(synthetic_root, tmp_path):
     site = build_site(Project(root), tmp_path / "out")
     page = html(site, "solutions/synthetic-c/alpha")
     assert "result unreadable" in page and "&lt;iframe&gt;" in page
+
+
+def test_prose_stating_a_result_no_directive_backs_fails_the_build(synthetic_root, tmp_path, caplog):
+    root = _copy(synthetic_root, tmp_path)
+    (root / "analysis/prose.md").write_text(
+        "# Prose\n\nBoth graded A matched greedy decoding on every case.\n\n"
+        "Alpha avoided <!-- live: value model=synthetic-a challenge=alpha metric=err --> of them.\n")
+    with pytest.raises((PluginError, Abort)):
+        build_site(Project(root), tmp_path / "out")
+    assert "analysis/prose.md:3: this sentence states a result that no live directive backs" in caplog.text
+    assert "matched greedy decoding on every case" in caplog.text and "Alpha avoided" not in caplog.text

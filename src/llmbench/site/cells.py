@@ -305,6 +305,8 @@ def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | Non
     r = ctx.data.result(model, cid)
     m = r.metrics.get(metric)
     if m is not None:
+        if spec is None and is_rate(metric, m.unit) and 0 <= m.value <= 1:
+            return f"{m.value:.0%}"
         return fmt_number(m.value, m.unit, spec)
     if r.status != "ok":
         return status_marker(ctx, r, short)
@@ -331,3 +333,8 @@ def reproduce_command(model: str, cid: str) -> str:
     if model == REFERENCE:
         return f"llmbench validate {cid}"
     return f"llmbench run --model {model} --challenge {cid} --force"
+
+
+def is_rate(metric: str, unit: str) -> bool:
+    """A share of cases (0..1): shown as a percentage, charted on an axis that ends at 100%."""
+    return metric.endswith("_rate") and unit in ("", "fraction")

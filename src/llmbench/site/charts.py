@@ -27,6 +27,8 @@ class Bar:
 
 
 def _scale(values: list[float], scale: str) -> str:
+    if scale == "rate":
+        return "rate"
     if scale in ("linear", "log"):
         if scale == "log" and any(v <= 0 for v in values):
             return "linear"
@@ -40,7 +42,7 @@ def _scale(values: list[float], scale: str) -> str:
 # Where finished SVGs are kept between builds (set by the plugin to .llmbench/charts/):
 # a warm rebuild then neither imports matplotlib nor draws anything. None: no disk cache.
 CACHE_DIR = None
-CHART_FORMAT = "1"  # bump when the drawing code changes
+CHART_FORMAT = "2"  # bump when the drawing code changes
 
 
 def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "none",
@@ -109,7 +111,7 @@ def _chart(title: str, bars: tuple[Bar, ...], unit: str, better: str, reference:
             if b.value is not None and math.isfinite(b.value):
                 left = low / 10 if mode == "log" else 0
                 ax.barh(y, b.value - left, left=left, color=_BAR, height=0.62)
-                ax.annotate(_short(b.value, unit), (b.value, y), xytext=(4, 0), textcoords="offset points",
+                ax.annotate(f"{b.value:.0%}" if mode == "rate" else _short(b.value, unit), (b.value, y), xytext=(4, 0), textcoords="offset points",
                             va="center", fontsize=8.5)
             else:
                 ax.annotate(b.note or "no value", (0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
@@ -129,10 +131,15 @@ def _chart(title: str, bars: tuple[Bar, ...], unit: str, better: str, reference:
             ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
             ax.xaxis.set_major_formatter(FuncFormatter(_power_of_ten))
             ax.xaxis.set_minor_formatter(NullFormatter())
+        elif mode == "rate":  # a share: the axis ends at 100%, whatever the values
+            from matplotlib.ticker import PercentFormatter
+
+            ax.set_xlim(0.0, max(1.0, max(all_values) if all_values else 1.0))
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         elif all_values:
             ax.set_xlim(min(0.0, min(all_values)), max(all_values) * 1.25 if max(all_values) > 0 else 1)
         hint = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(better, "")
-        ax.set_xlabel((f"{unit}" if unit else "value") + hint + (" · log scale" if mode == "log" else ""))
+        ax.set_xlabel(("share of cases" if mode == "rate" else f"{unit}" if unit else "value") + hint + (" · log scale" if mode == "log" else ""))
         ax.set_title(title, fontsize=10.5, loc="left")
         ax.grid(axis="x", color=_INK, alpha=0.15, linewidth=0.6)
         ax.set_axisbelow(True)

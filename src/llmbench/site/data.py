@@ -136,8 +136,14 @@ class SiteData:
         if self.study is not None:
             value = self.study.reported_value(model, challenge, metric)
             if value is not None:
-                return value, "", "reported by the study"
+                return value, self.metric_unit(challenge, metric), "reported by the study"
         return None
+
+    def metric_unit(self, challenge: str, metric: str) -> str:
+        """The unit challenge.toml gives a metric ('' when none): a reported figure is in the same unit."""
+        info = self.challenges.get(challenge)
+        spec = info.spec.metric(metric) if info and info.spec else None
+        return spec.unit if spec else ""
 
     # ---- solution files (cached: read once per build) ------------------------
     def files(self, model: str, challenge: str) -> list[SourceFile]:

@@ -27,6 +27,7 @@ from .claims import claims_page
 from .data import SiteData, load_site_data
 from .directives import replace
 from .links import SiteLinks
+from .prose import unbacked_results
 from .render import Context, default_flags, render
 from .text import nav_title
 
@@ -209,6 +210,12 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             _page_meta(page, uri)
             return self.generated[uri](ctx)  # generated pages are never scanned for directives
         offset = _front_matter_lines(page.file, markdown)
+        if uri.startswith("analysis/"):
+            for line, sentence in unbacked_results(markdown):
+                # a warning: `mkdocs build --strict` fails, naming the sentence
+                log.warning(f"llmbench: {shown}:{line + offset}: this sentence states a result that no live "
+                            f"directive backs: \"{sentence[:200]}\". Put the figure in a live directive "
+                            "(<!-- live: value ... -->) or say who reported it, with the source.")
         try:
             return replace(markdown, lambda d: render(d, ctx), shown, offset)
         except ContentError as exc:

@@ -14,6 +14,7 @@ from typing import Callable
 from ..errors import ContentError
 from ..vocabulary import FLAG, FLAG_MEANING, KINDS, TERMS, kinds_in, outcome_term, trap_term
 from .cells import (  # noqa: F401  (Context and default_flags are part of this module's API)
+    is_rate,
     Context, beyond_summary, challenge_link, clean, default_flags, downloads_line, evidence, flag_text, glyph_cell, how_obtained,
     mark, metric_cell,
     missing_value, model_link, phase_summary, solution_link, state, status_marker, term_mark, trap_summary,
@@ -389,9 +390,12 @@ def r_chart(d: Directive, ctx: Context) -> str:
         return mark(ctx, "none", f"no {what} values of {esc(metric)} yet" + (f" ({esc(why, 300)})" if why else ""))
     key = (title, tuple(bars), unit, better, reference, d.text("scale", "auto"))
     if key not in ctx.charts:
-        ctx.charts[key] = bar_chart_svg(title, bars, unit, better, reference, d.text("scale", "auto"))
+        scale = d.text("scale", "auto")
+        if scale == "auto" and is_rate(metric, unit):
+            scale = "rate"
+        ctx.charts[key] = bar_chart_svg(title, bars, unit, better, reference, scale)
     missing = _missing_text(bars)
-    caption = esc(label) + (f". No value: {esc(missing, 400)}" if missing else "")
+    caption = esc_html(label) + (f". No value: {esc_html(missing[:400])}" if missing else "")
     html = (f'<figure class="lb-chart" data-search-exclude>{ctx.charts[key]}'
             f"<figcaption>{caption}</figcaption></figure>")
     return ctx.raw(html)

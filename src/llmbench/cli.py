@@ -23,7 +23,7 @@ def _console():
 
 
 def cmd_run(args) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.markup import escape
     from rich.table import Table
 
     from .runner import make_plan, run_lock, run_plan
@@ -56,37 +56,46 @@ def cmd_run(args) -> int:
             for job in todo:
                 console.print(f"  {job.label}: {job.explain()}", soft_wrap=True, markup=False)
         results = []
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=False, disable=not todo) as progress:
-            task = progress.add_task("running", total=len(todo))
+        from .progress import LiveProgress, PlainProgress
 
-            def done(job, result):
+        tty = console.is_terminal
+        display = LiveProgress(len(todo), console) if tty else PlainProgress(len(todo))
+
+        def done(job, result):
+            traps = result.traps.values()
+            fell = sum(1 for t in traps if t.status == "fell_in")
+            avoided = sum(1 for t in traps if t.status == "avoided")
+            text = (f"{result.status} {job.label}  traps avoided {avoided}, fell in {fell}  "
+                    f"({result.duration_s:.1f} s) {result.reason[:100]}")
+            if tty:
                 style = VERDICT_STYLE.get(result.status, "white")
-                traps = result.traps.values()
-                fell = sum(1 for t in traps if t.status == "fell_in")
-                avoided = sum(1 for t in traps if t.status == "avoided")
-                progress.console.print(f"[{style}]{result.status:>13}[/] {job.label}  traps avoided {avoided}, "
-                                       f"fell in {fell}  ({result.duration_s:.1f} s) {result.reason[:100]}")
-                progress.advance(task)
-                results.append(result)
+                text = f"[{style}]{result.status:>13}[/] " + escape(text.split(" ", 1)[1])
+            display.finished(job.label, text)
+            results.append(result)
 
-            try:
-                run_plan(plan, project, args.jobs, args.isolation, on_done=done, repeat=args.repeat)
-            except KeyboardInterrupt:
-                console.print("[yellow]interrupted[/]: finished results are kept; run again to resume")
-                return 130
+        if todo:
+            with display:
+                try:
+                    run_plan(plan, project, args.jobs, args.isolation, on_done=done, repeat=args.repeat,
+                             on_start=lambda job: display.started(job.label))
+                except KeyboardInterrupt:
+                    console.print("[yellow]interrupted[/]: finished results are kept; run again to resume")
+                    return 130
     if results:
-        table = Table(title="Summary")
-        for col in ("run", "status", "own tests", "conformance", "traps avoided", "time"):
-            table.add_column(col)
-        for r in sorted(results, key=lambda r: (r.challenge, r.model, r.run_kind, r.mutant_trap or r.cheat or "")):
-            own = r.phases.get("own_tests")
-            conf = r.phases.get("conformance")
-            table.add_row(_result_label(r), f"[{VERDICT_STYLE.get(r.status, 'white')}]{r.status}[/]",
-                          _phase_cell(own), _phase_cell(conf),
-                          f"{sum(1 for t in r.traps.values() if t.status == 'avoided')}/{len(r.traps)}",
-                          f"{r.duration_s:.1f}s")
-        console.print(table)
+        rows = [(_result_label(r), r.status, _phase_cell(r.phases.get("own_tests")),
+                 _phase_cell(r.phases.get("conformance")),
+                 f"{sum(1 for t in r.traps.values() if t.status == 'avoided')}/{len(r.traps)}", f"{r.duration_s:.1f}s")
+                for r in sorted(results, key=lambda r: (r.challenge, r.model, r.run_kind, r.mutant_trap or r.cheat or ""))]
+        if tty:
+            table = Table(title="Summary")
+            for col in SUMMARY_COLUMNS:
+                # full names: the run column never wraps or truncates, however narrow the terminal
+                table.add_column(col, no_wrap=col == "run", min_width=max(len(r[0]) for r in rows) if col == "run" else None)
+            for row in rows:
+                table.add_row(escape(row[0]), f"[{VERDICT_STYLE.get(row[1], 'white')}]{row[1]}[/]", *map(escape, row[2:]))
+            console.print(table)
+        else:
+            print(plain_table(SUMMARY_COLUMNS, rows), flush=True)
     if args.repeat > 1 and results:
         from .runner import is_flaky
 
@@ -105,6 +114,17 @@ def _result_label(r) -> str:
     if r.run_kind == "solution":
         return f"{r.model}/{r.challenge}"
     return f"{r.challenge}:{'reference' if r.run_kind == 'reference' else r.run_kind + ' ' + str(r.mutant_trap or r.cheat)}"
+
+
+SUMMARY_COLUMNS = ("run", "status", "own tests", "conformance", "traps avoided", "time")
+
+
+def plain_table(columns, rows) -> str:
+    """A text table for logs: columns as wide as their widest cell, never cut to a terminal width."""
+    widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in (columns, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "Summary\n" + "\n".join(lines)
 
 
 def _phase_cell(phase) -> str:

@@ -395,16 +395,25 @@ def execute_repeated(job: Job, project: Project, isolation: str, repeat: int) ->
 
 
 def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None,
-             repeat: int = 1) -> list[Result]:
-    """Run every uncached job (each `repeat` times); write each result as soon as it is complete."""
+             repeat: int = 1, on_start=None) -> list[Result]:
+    """Run every uncached job (each `repeat` times); write each result as soon as it is complete.
+
+    on_start(job) is called when a job starts running, on_done(job, result) when it is stored.
+    """
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
     STOPPING.clear()
     # One secret seed per build for the suites' multi-seed tests; each result records it.
     os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
+
+    def one(job: Job) -> Result:
+        if on_start and not STOPPING.is_set():
+            on_start(job)
+        return execute_repeated(job, project, isolation, max(1, repeat))
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(execute_repeated, job, project, isolation, max(1, repeat)): job for job in todo}
+        futures = {pool.submit(one, job): job for job in todo}
         try:
             for fut in as_completed(futures):
                 job = futures[fut]

@@ -153,7 +153,11 @@ def test_chart_svg_is_deterministic_themable_and_lists_missing(synthetic_data):
     again = run(synthetic_data, "chart challenge=alpha metric=err")
     assert out == again and out.startswith('<figure class="lb-chart"')
     assert "currentColor" in out and "<!--" not in out and "<?xml" not in out and "Date" not in out
-    assert "not run: no result yet: Synthetic Foxtrot" in out and "solution not in this repository: Synthetic Golf" in out
+    import html
+
+    caption = html.unescape(out[out.index("<figcaption>"):])
+    assert "not run: no result yet: Synthetic Foxtrot" in caption and "solution not in this repository: Synthetic Golf" in caption
+    assert "\\" not in caption  # no markdown escapes in a chart's caption
     svg = bar_chart_svg("t", [Bar("a", 1.0), Bar("b", 1000.0)], "s")
     ids = re.findall(r'id="([^"]+)"', svg)
     assert ids and all(i.startswith("c") and "-" in i for i in ids)

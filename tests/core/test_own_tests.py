@@ -37,6 +37,7 @@ def test_hanging_script_times_out(tmp_path):
     write(tmp_path / "hang.py", "import time\nif __name__ == '__main__':\n    time.sleep(600)\n")
     phase = run_own_tests(tmp_path, Sandbox("auto"), timeout_s=3)
     assert phase.tests[0].outcome == "timeout" and "timeout after" in phase.tests[0].message
+    assert phase.status == "timeout", phase.reason  # a hang reads "timed out", not "failed" (issue 11)
 
 
 def test_missing_dependency_is_our_gap_not_failed(tmp_path, sandbox):

@@ -213,7 +213,6 @@ class Worker:
         self.support = support
         self.objects: dict[int, object] = {}
         self.next_id = 1
-        self.trace_roots = tuple(str(p) for p in (loader.solution, loader.adapter) if p is not None)
         self.supplied: dict[int, object] = {}  # objects built from our specs (kept alive: ids stay unique)
         self.notify = lambda header: None  # writes an interim message to the trusted side
 
@@ -249,49 +248,24 @@ class Worker:
         return args, kwargs
 
     def measured(self, fn, args, kwargs, measure: bool):
-        """Call fn; with measure, also the tracemalloc peak and the largest single step.
-
-        Line events of the solution's own frames split the call into steps; the traced
-        peak is reset at each, so the overall peak is the max over steps and a step's
-        growth bounds every allocation made in it (C calls included).
-        """
+        """Call fn; with measure, also tracemalloc's peak: self-reported (the solution can stop
+        the tracer), kept for reference only. The figures verdicts use are taken by the trusted
+        side from outside this process (conformance.client.MemoryMeter)."""
         if not measure:
             start = time.perf_counter()
             value = fn(*args, **kwargs)
             return value, {"seconds": time.perf_counter() - start}
-        gc.collect()
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        state = {"largest": 0, "peak": base, "line_start": base}
-        roots = self.trace_roots
-
-        def settle():
-            current, peak = tracemalloc.get_traced_memory()
-            state["largest"] = max(state["largest"], peak - state["line_start"])
-            state["peak"] = max(state["peak"], peak)
-            tracemalloc.reset_peak()
-            state["line_start"] = current
-
-        def local(frame, event, arg):
-            if event in ("line", "return"):
-                settle()
-            return local
-
-        def global_trace(frame, event, arg):
-            return local if frame.f_code.co_filename.startswith(roots) else None
-
         start = time.perf_counter()
-        sys.settrace(global_trace)
         try:
             value = fn(*args, **kwargs)
         finally:
-            sys.settrace(None)
             seconds = time.perf_counter() - start
-            settle()
+            peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else base
             tracemalloc.stop()
-        return value, {"seconds": seconds, "peak_bytes": int(state["peak"] - base),
-                       "largest_step_bytes": int(state["largest"])}
+        return value, {"seconds": seconds, "peak_bytes": int(max(0, peak - base))}
 
     def probe(self, entry: str) -> dict:
         """Where the entry point is and its parameters, or why it cannot be used (plain data)."""

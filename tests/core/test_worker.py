@@ -111,7 +111,11 @@ def test_memory_balloon_is_stopped(proxy):
 def test_memory_measurement(proxy):
     r = proxy.call("big", 1000, measure_memory=True)
     assert r.value == 1e6
-    assert 8e6 <= r.peak_bytes < 12e6 and 8e6 <= r.largest_step_bytes < 12e6
+    # peak_bytes: measured from outside the worker (sampled every ms, plus the kernel's
+    # high-water mark where the harness may reset it); an 8 MB spike of a few ms can fall
+    # between samples, so only the bound is exact here. tests/core/test_memory_outside.py
+    # checks the meter on a hidden N x N array. tracemalloc's figure is only self-reported.
+    assert 0 <= r.peak_bytes < 12e6 and 8e6 <= r.self_reported_peak_bytes < 12e6
 
 
 def test_missing_entry_point_message(proxy):

@@ -283,6 +283,16 @@ def _status(pid: int) -> tuple[int, int] | None:
     return rss, hwm
 
 
+def _reset_peak(pid: int) -> None:
+    """Set a process's high-water mark (VmHWM) to its current resident size, so that a spike
+    between two samples still shows at the end (clear_refs "5"; ignored where not allowed)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "wb", buffering=0) as fh:
+            fh.write(b"5")
+    except OSError:
+        pass
+
+
 def _tree(root: int) -> list[int]:
     out, todo = [], [root]
     while todo and len(out) < 4096:
@@ -317,6 +327,7 @@ class MemoryMeter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         for pid in _tree(root_pid):
+            _reset_peak(pid)
             st = _status(pid)
             if st is not None:
                 self.base[pid] = st

@@ -269,12 +269,18 @@ def wait_for_no_leftovers(since_ticks: int, grace_s: float = 3.0) -> list[str]:
 def leftover_copies(nonce: str) -> list[str]:
     """Sandbox copies of this scratch's solution still on disk (found by its nonce)."""
     out = []
-    for marker in Path(tempfile.gettempdir()).glob("llmbench-*/*/_hostile.json"):
+    # Listed by hand: glob() fails when another run's copy vanishes while it scans.
+    for base in Path(tempfile.gettempdir()).glob("llmbench-*"):
         try:
-            if nonce in marker.read_text():
-                out.append(str(marker.parent))
+            subs = list(base.iterdir())
         except OSError:
             continue
+        for sub in subs:
+            try:
+                if nonce in (sub / "_hostile.json").read_text():
+                    out.append(str(sub))
+            except OSError:
+                continue
     return out
 
 

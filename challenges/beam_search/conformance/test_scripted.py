@@ -89,12 +89,20 @@ TWO_STEP_TABLE = {(): {A: -0.3, B: -1.5}, (A,): {C: -0.4, D: -1.6}, (B,): {E: -0
 @pytest.mark.trap("prompt_in_length")
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
 def test_reported_score_uses_generated_length(solution, inputs, alpha):
+    # The trap's symptom: scores that depend on the prompt's length. Other wrong scores are
+    # score arithmetic of another kind, judged by the EOS and penalty tests.
     expected = [([A, C], -0.7 / 2 ** alpha), ([B, E], -1.7 / 2 ** alpha)]
     prompts = [[40, 41], list(range(50, 62))]
     got = run(solution, inputs, prompts, TWO_STEP_TABLE, 2, 2, alpha, expected)
+    scored = [{tuple(t): sc for t, sc in item} for item in got]
+    same_tokens = all(set(s) == {(A, C), (B, E)} for s in scored)
+    if same_tokens and any(abs(scored[0][t] - scored[1][t]) > 1e-9 for t in scored[0]):
+        raise AssertionError(f"the scores change with the prompt's length: {describe(got[0])} after 2 prompt "
+                             f"tokens, {describe(got[1])} after 12; expected {describe(expected)} for both")
     for prompt, item in zip(prompts, got):
-        assert same_results(by_score(item), expected), (
-            f"prompt of {len(prompt)} tokens: expected {describe(expected)}, got {describe(item)}")
+        if not same_results(by_score(item), expected):
+            pytest.skip(f"prompt of {len(prompt)} tokens: expected {describe(expected)}, got {describe(item)}, the "
+                        "same whatever the prompt's length: not this trap's symptom")
 
 
 # alpha = 1, K = 2, a 10-token prompt. A EOS finishes at step 2 (-2.85 / 2 = -1.425);

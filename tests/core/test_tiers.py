@@ -56,3 +56,24 @@ def test_a_suite_that_does_not_collect_is_a_suite_error_not_an_ok_reference(demo
     assert main(["validate", "demo"]) == 2
     err = capsys.readouterr().err
     assert "conformance/test_demo.py" in err and "does not collect" in err and "not_a_module_anywhere" in err
+
+
+def _graded_result(tier: str):
+    from llmbench.schema import PhaseResult, Provenance, Result, TestRecord, TrapVerdict
+
+    tests = [TestRecord(name="test_sign", outcome="passed", trap="wrong_sign", tier="prompt", tier_note="s"),
+             TestRecord(name="test_extra", outcome="failed", message="AssertionError: stricter", tier=tier,
+                        tier_note="x")]
+    conformance = PhaseResult(name="conformance", status="ok" if tier == "beyond" else "failed", tests=tests)
+    prov = Provenance(llmbench_version="0", harness_version="1", suite_version="1", commit="c", date="d",
+                      python="3.11", numpy="2")
+    return Result(model="m", challenge="demo", status="ok" if tier == "beyond" else "failed",
+                  phases={"conformance": conformance}, traps={"wrong_sign": TrapVerdict(status="avoided")},
+                  provenance=prov, key="k")
+
+
+def test_only_prompt_tests_raise_grade_versus_evidence_flags():
+    from llmbench.evidence import flags
+
+    assert [f.rule for f in flags("A", _graded_result("prompt"))], "a failed prompt test contradicts an A"
+    assert not flags("A", _graded_result("beyond")), "a failed beyond-the-prompt test is no evidence against an A"

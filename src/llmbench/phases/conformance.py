@@ -191,11 +191,20 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
 
 
 def beyond_counts(tests: list[TestRecord]) -> dict[str, int]:
-    """Outcome -> count over the tests stricter than the study's prompt."""
+    """Outcome -> count over the tests stricter than the study's prompt. A failure that is our
+    gap (a dependency, an adapter, a GPU) counts as not_run: it shows nothing about the solution."""
+    from ..failures import BEHAVIOURAL, blocked_entries, effective_failure, proven_entries, view
+
+    views = [view(t) for t in tests]
+    proven, blocked = proven_entries(views), blocked_entries(views)
     out: dict[str, int] = {}
-    for t in tests:
-        if not t.decides:
-            out[t.outcome] = out.get(t.outcome, 0) + 1
+    for t, v in zip(tests, views):
+        if t.decides:
+            continue
+        outcome = t.outcome
+        if outcome in ("failed", "error", "timeout") and effective_failure(v, proven, blocked) not in BEHAVIOURAL:
+            outcome = "not_run"
+        out[outcome] = out.get(outcome, 0) + 1
     return out
 
 

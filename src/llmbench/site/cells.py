@@ -118,7 +118,7 @@ def beyond_summary(ctx: Context, phase: PhaseResult | None) -> str:
     ran = sum(c.get(k, 0) for k in _RAN)
     if not ran:
         skipped = c.get("skipped", 0) + c.get("not_run", 0)
-        return mark(ctx, "none", f"{skipped} skipped") if skipped else "–"
+        return mark(ctx, "none", f"{skipped} not run") if skipped else "–"
     passed = c.get("passed", 0)
     return mark(ctx, "ok" if passed == ran else "gap", f"{passed}/{ran} passed")
 

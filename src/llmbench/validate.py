@@ -32,7 +32,7 @@ class Validation:
 
     def line(self) -> str:
         checked = len(self.caught) + len(self.missed)
-        ref = "reference ok" if self.reference_ok else f"reference FAILED ({self.reference_reason})"
+        ref = ("reference ok" if self.reference_ok else f"reference FAILED ({self.reference_reason})")
         text = f"{self.challenge}: {ref}, traps caught {len(self.caught)}/{checked}"
         if self.missed:
             text += f" (missed: {', '.join(self.missed)})"
@@ -93,8 +93,10 @@ def validate_challenge(challenge: Challenge, controls: dict[str, Result]) -> Val
     if ref is None:
         return Validation(challenge.id, False, "no reference result")
     fell = [t for t, v in ref.traps.items() if v.status == "fell_in"]
-    ref_ok = ref.status == "ok" and not fell
-    reason = ref.reason if ref.status != "ok" else f"fell into {', '.join(fell)}"
+    # Compiled but not run (no GPU) is our gap, not a broken reference: the compile line says
+    # what compiled, and the traps are reported as not run.
+    ref_ok = ref.status in ("ok", "compiled_not_run") and not fell
+    reason = ref.reason if ref.status not in ("ok", "compiled_not_run") else f"fell into {', '.join(fell)}"
     v = Validation(challenge.id, ref_ok, "" if ref_ok else reason)
     for trap in challenge.traps:
         mutant = controls.get(f"mutant-{trap.id}")

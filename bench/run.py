@@ -339,6 +339,23 @@ def main(argv: list[str] | None = None) -> int:
         planned = next((line.strip() for line in edit_out.splitlines() if "runs planned" in line), "?")
         only_touched = rerun == [f"{model}/{cid}.json"]
 
+        # 3b. one adapter edited: only that solution's conformance re-runs, its own tests are reused
+        adapter_toml = root / "adapters" / model / cid / "adapter.toml"
+        adapter_toml.parent.mkdir(parents=True, exist_ok=True)
+        with open(adapter_toml, "a", encoding="utf-8") as fh:
+            fh.write('\nnotes = "edited by the bench"\n')
+        before = result_stamps(root / "results")
+        adapter_run, adapter_out = t.run(run_cmd, f"adapter edit: {adapter_toml.relative_to(root)} changed", ok_rc=(0, 1))
+        adapter_site, _ = t.run(build_cmd, "adapter edit: site")
+        after = result_stamps(root / "results")
+        adapter_rerun = sorted(k for k in after if before.get(k) != after[k])
+        adapter_planned = next((line.strip() for line in adapter_out.splitlines() if "runs planned" in line), "?")
+        edited = json.loads((root / "results" / model / f"{cid}.json").read_text())
+        phases = edited.get("phases", {})
+        rerun_phases = sorted(n for n, ph in phases.items() if not ph.get("reused_from"))
+        reused_phases = sorted(n for n, ph in phases.items() if ph.get("reused_from"))
+        only_conformance = adapter_rerun == [f"{model}/{cid}.json"] and rerun_phases == ["conformance"]
+
         # 4. harness overhead per solution
         overheads = [r["duration_s"] - in_test_seconds(r) for r in results]
         overhead = sum(overheads) / len(overheads)
@@ -363,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
           f"plain mkdocs {plain_site:.1f} s")
     print(f"edit: `{planned}`; result files rewritten: {', '.join(rerun) or 'none'}; "
           f"wall {edit_run + edit_site:.1f} s (run {edit_run:.1f} s + site {edit_site:.1f} s)")
+    print(f"adapter edit: `{adapter_planned}`; result files rewritten: {', '.join(adapter_rerun) or 'none'}; "
+          f"phases re-run: {', '.join(rerun_phases) or 'none'}, reused: {', '.join(reused_phases) or 'none'}; "
+          f"wall {adapter_run + adapter_site:.1f} s (run {adapter_run:.1f} s + site {adapter_site:.1f} s)")
+    print(f"study-sized run ({n_models} models x {len(ids)} challenges, {len(results)} runs): cold {cold:.1f} s, "
+          f"warm {warm:.1f} s, after one adapter edit {adapter_run + adapter_site:.1f} s")
     print(f"overhead per run (Result.duration_s - in-test time): mean {overhead:.3f} s, "
           f"min {min(overheads):.3f} s, max {max(overheads):.3f} s over {len(overheads)} runs")
     print("  of which (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
@@ -379,13 +401,17 @@ def main(argv: list[str] | None = None) -> int:
          warm / plain_site <= GOALS["warm"]),
         ("harness overhead per run (s)", f"{overhead:.3f}", f"<= {GOALS['overhead']}", overhead <= GOALS["overhead"]),
         ("re-run after one edit", f"{len(rerun)} run(s)", "only the touched one", only_touched),
+        ("re-run after one adapter edit", f"{len(adapter_rerun)} run(s): {', '.join(rerun_phases) or 'none'}",
+         "that one's conformance only", only_conformance),
+        (f"study {n_models}x{len(ids)}: cold/warm/adapter (s)",
+         f"{cold:.0f}/{warm:.0f}/{adapter_run + adapter_site:.0f}", "(info)", None),
         ("flash fwd peak / naive peak", f"{k['flash_fwd_peak_mb'] / k['naive_fwd_peak_mb']:.2f}", "(info)", None),
         ("flash bwd peak / naive peak", f"{k['flash_bwd_peak_mb'] / k['naive_bwd_peak_mb']:.2f}", "(info)", None),
     ]
     print("\n== summary ==")
-    print(f"{'figure':<32} {'value':>14}  {'goal':<22} met?")
+    print(f"{'figure':<36} {'value':>24}  {'goal':<28} met?")
     for name, value, goal, met in rows:
-        print(f"{name:<32} {value:>14}  {goal:<22} {'-' if met is None else ('yes' if met else 'NO')}")
+        print(f"{name:<36} {value:>24}  {goal:<28} {'-' if met is None else ('yes' if met else 'NO')}")
     print("\ncommands (wall s):")
     for shown, wall in t.log:
         print(f"  {wall:8.2f}  {shown}")

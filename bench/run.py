@@ -155,7 +155,15 @@ def export_plain_docs(root: Path) -> Path:
                 text = text.replace(token, html)
         dest.write_text(text, encoding="utf-8")
 
-    raw = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8"))
+    class Loader(yaml.SafeLoader):  # mkdocs.yml uses mkdocs' !ENV [NAME, default] tag
+        pass
+
+    def env_tag(loader, node):
+        names = loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else [loader.construct_scalar(node)]
+        return next((os.environ[n] for n in names[:-1] if n in os.environ), names[-1] if len(names) > 1 else None)
+
+    Loader.add_constructor("!ENV", env_tag)
+    raw = yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
     plugins = []
     for p in raw.get("plugins", []):
         name = next(iter(p)) if isinstance(p, dict) else p

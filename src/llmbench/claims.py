@@ -391,6 +391,11 @@ def resolve(claim: Claim, result: Result | None) -> Verdict:
         why = _classify(result.reason, "not run") if result.status != "ok" else "no result"
         return _undecided(why, f"no {phase_name.replace('_', ' ')} phase in the result"
                           + (f": {result.reason}" if result.reason else ""))
+    if phase.status not in ("ok", "failed", "timeout", "not_runnable"):
+        # not_run, harness_error and any newer "our gap" status (needs_adapter, ...) decide nothing.
+        text = f"{phase.status.replace('_', ' ')} {phase.reason}"
+        return _undecided(_classify(text, phase.status.replace("_", " ")), f"{phase_name.replace('_', ' ')} "
+                          f"{phase.status.replace('_', ' ')}" + (f": {phase.reason}" if phase.reason else ""))
     if phase.status in ("not_run", "harness_error"):
         return _undecided(_classify(phase.reason, "not run"), f"{phase_name.replace('_', ' ')} not run"
                           + (f": {phase.reason}" if phase.reason else ""))

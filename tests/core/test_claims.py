@@ -214,3 +214,10 @@ def test_asserts_of_scripts_are_not_countable():
                                                       tests=[Record(name="layer_norm.py", outcome="passed", asserts=1)])})
     v = resolve(_claim(own_tests=1, target="asserts", op="==", value=0), script)
     assert (v.state, v.why) == ("undecided", "not countable")
+
+
+def test_unknown_gap_statuses_decide_nothing():
+    r = _result(phases={"conformance": PhaseResult(name="conformance", status="ok")})
+    r.phases["conformance"].status = "needs_adapter"  # a newer status word than this schema knows
+    v = resolve(_claim(conformance=1, expected="pass"), r)
+    assert (v.state, v.why) == ("undecided", "no adapter")

@@ -7,6 +7,8 @@
 #     worker, fallback isolation unless bubblewrap works) in a scratch project.
 # Needs: nvidia-smi, nvcc, python3 with numpy and pytest. Run from anywhere:
 #   bash bench/gpu_fuse_check.sh [OUTDIR]        (default: $OUT, else /tmp/fuse-check)
+#   STUDY=.carry/llm_programming_tests-72fa1f8.tar.gz bash bench/gpu_fuse_check.sh   (also the study's kernels)
+# Then, here: tar -xzf OUTDIR/fuse-results.tar.gz -C /tmp/gpu && llmbench merge /tmp/gpu/results
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,5 +35,31 @@ if "$PY" -c "import pydantic, rich" 2>/dev/null; then
     rm -rf "$scratch"
 else
     echo "== llmbench validate skipped: pydantic/rich not importable (carry their wheels to run it)"
+fi
+
+# The study's kernels through their adapters, as committed (issue 17): needs the study archive
+# (STUDY=path to a folder, clone or .tar.gz; the device has no network) and the full harness.
+if [ -n "${STUDY:-}" ] && "$PY" -c "import pydantic, rich" 2>/dev/null; then
+    echo "== the study's fuse kernels (llmbench run --challenge fuse)"
+    scratch=$(mktemp -d /tmp/fuse-study.XXXXXX)
+    mkdir -p "$scratch/solutions" "$scratch/adapters" "$scratch/challenges"
+    cp -r "$ROOT/challenges/fuse" "$scratch/challenges/"
+    cp -r "$ROOT/data" "$scratch/"
+    for a in "$ROOT"/adapters/*/fuse; do
+        [ -d "$a" ] || continue
+        m=$(basename "$(dirname "$a")"); mkdir -p "$scratch/adapters/$m"; cp -r "$a" "$scratch/adapters/$m/"
+    done
+    src=$STUDY
+    if [ -f "$src" ]; then  # an archive: import takes a folder
+        mkdir "$scratch/study" && tar -xzf "$src" -C "$scratch/study" && src=$(ls -d "$scratch"/study/*/ | head -n 1)
+    fi
+    (cd "$scratch" && export LLMBENCH_ROOT="$scratch" &&
+        "$PY" -m llmbench.cli import "$src" | tail -n 3 &&
+        timeout 900 "$PY" -m llmbench.cli run --challenge fuse --jobs 4 2>&1 | tail -n 30 | tee "$OUTDIR/study-fuse.log")
+    # One archive of result files: `llmbench merge` takes the extracted folder on the CPU side.
+    tar -C "$scratch" -czf "$OUTDIR/fuse-results.tar.gz" results
+    rm -rf "$scratch"
+else
+    echo "== the study's kernels skipped: set STUDY= to the study's archive and carry pydantic/rich wheels"
 fi
 exit "$status"

@@ -252,6 +252,9 @@ def conformance_status(records, timed_out: bool = False, timeout_s: float = 0.0)
     passed = [t for t in tests if t.outcome == "passed"]
     if unloadable and not bad:
         detail = f"could not be loaded: {_gap_detail(unloadable[0])}"
+        if not passed and "hung while loading" in unloadable[0].message:
+            # Importing the solution never finished: it timed out (still no trap evidence).
+            return "timeout", detail
         return ("failed" if passed else "not_runnable"), detail
     if bad:
         t, f = bad[0]

@@ -450,7 +450,8 @@ class SolutionProxy:
             except (WorkerFailure, SolutionError) as exc:
                 # Loading the solution killed, hung or corrupted the worker before any test
                 # input reached it: it cannot run (the solution's fault, but no trap evidence).
-                raw = {"found": False, "failure": "load_error", "message": f"while loading {entry}: {exc}"}
+                hung = "hung " if isinstance(exc, CallTimeout) else ""
+                raw = {"found": False, "failure": "load_error", "message": f"{hung}while loading {entry}: {exc}"}
             self._probes[entry] = self._checked_probe(entry, raw)
         return self._probes[entry]
 

@@ -74,7 +74,7 @@ def _filter_form(ctx: Context, data: SiteData, claims: Claims) -> str:
         "Challenge": names(data.challenges[c.challenge].title for c in claims.items),
         "Verdict": [w for w in VERDICT_WORDS.values()],
     }
-    parts = ['<form class="lb-filter" data-lb-filter="claims" onsubmit="return false">']
+    parts = ['<form class="lb-filter" data-lb-filter="claims">']
     for label, col, match in _FILTER_COLUMNS:
         opts = "".join(f'<option value="{esc_html(o)}">{esc_html(o)}</option>' for o in options[label])
         parts.append(f'<label>{label} <select data-col="{col}" data-match="{match}">'

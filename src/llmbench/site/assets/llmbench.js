@@ -120,6 +120,8 @@
       if (!table) return;
       form.setAttribute("data-lb-ready", "1");
       form.addEventListener("change", function () { apply(form, table); });
+      // A filter never navigates (no inline handler: pages carry no on* attributes).
+      form.addEventListener("submit", function (event) { event.preventDefault(); });
       apply(form, table);
     });
   }

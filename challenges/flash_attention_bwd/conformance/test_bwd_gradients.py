@@ -67,6 +67,21 @@ def test_matches_naive_backward(solution, record_metric, inputs):
     record_metric("naive_rel_error", worst)
 
 
+@pytest.mark.prompt("Backward requirements 1-5 for any inputs, N not a multiple of the tile")
+@pytest.mark.parametrize("causal", [True, False])
+def test_seeds_and_distributions(solution, inputs, seeds, causal):
+    """Public seeds plus the build's secret seed, N = 72 with tile 16 (not a multiple), and two
+    input distributions: standard normal, and peaked scores with offset values (Q * 6, V + 50)."""
+    inputs(f"seeds {', '.join(map(str, seeds))}; shape (1,2,72,16), tile 16, causal={causal}; "
+           "Q,K,V,dO standard normal, then Q*6 and V+50; against the naive backward")
+    for seed in seeds:
+        for label, q_scale, v_offset in (("normal", 1.0, 0.0), ("peaked, offset", 6.0, 50.0)):
+            Q, K, V, dO = make_inputs(seed, (1, 2, 72, 16))
+            Q, V = Q * q_scale, V + v_offset
+            grads = gradients(solution, Q, K, V, dO, 16, causal)
+            assert_close_to_naive(grads, Q, K, V, dO, causal, f"seed {seed}, {label}, causal={causal}")
+
+
 @pytest.mark.prompt("a minimal forward pass that stores O and L (first paragraph)")
 def test_forward_output(solution, inputs):
     inputs("Q,K,V standard normal seed 3, shape (2,2,96,32); tile 32; causal True and False")

@@ -97,6 +97,28 @@ def test_cache_grows_by_one_position_per_step(solution, not_offered, inputs):
     assert run.lengths == want, f"cache_lengths() over the run: {run.lengths}, expected {want}"
 
 
+def test_seeds_and_distributions(solution, inputs, seeds):
+    # Public seeds plus the build's secret seed; two items with 13-token prompts decoded across
+    # the 16th position (lengths 13..17 and max_len 37: no multiple of a power-of-two page or
+    # block), and two token distributions: uniform over the vocabulary, and repetitive text
+    # (three distinct tokens, so many keys coincide). Every decode output must equal the same
+    # model's full forward pass over that item's prefix.
+    inputs(f"seeds {', '.join(map(str, seeds))}; B=2 prompts of 13 tokens, 4 decode steps, max_len 37; "
+           "tokens uniform over the vocabulary, then drawn from 3 distinct ids")
+    v = vocab(solution)
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for label, pool in (("uniform", None), ("repetitive", rng.choice(v, size=min(3, v), replace=False))):
+            seqs = rng.integers(0, v, (2, 17)) if pool is None else rng.choice(pool, (2, 17))
+            run = drive(solution, list(seqs[:, :13]), seqs[:, 13:], 37)
+            for b in range(2):
+                try:
+                    want = np.stack([full_forward_last(solution, seqs[b, : p + 1], 37) for p in range(13, 17)])
+                except NoRows as exc:
+                    pytest.skip(str(exc))
+                near(f"seed {seed}, {label}, item {b}: decode vs full forward", run.decode[b], want, TOL)
+
+
 # --- decode_mismatch --------------------------------------------------------------------
 
 @pytest.mark.trap("decode_mismatch")

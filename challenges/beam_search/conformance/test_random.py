@@ -18,8 +18,8 @@ def make_prompts(seed, lengths):
     return [[int(t) for t in rng.integers(3, 1000, n)] for n in lengths]
 
 
-def search(solution, inputs, seed, prompts, k, max_new, alpha, sharpness=1.0):
-    params = dict(LM, seed=seed, sharpness=sharpness)
+def search(solution, inputs, seed, prompts, k, max_new, alpha, sharpness=1.0, **model):
+    params = dict(LM, seed=seed, sharpness=sharpness, **model)
     inputs(f"RandomToyLM({params}) prompts={prompts} K={k} max_new_tokens={max_new} "
            f"alpha={alpha} eos={EOS}")
     got = solution.batched_beam_search(prompts, k, max_new, alpha, EOS,
@@ -68,6 +68,25 @@ def test_random_cases_match_oracle(solution, inputs, record_metric, case):
                                 f"expected {describe(expected)}, got {describe(item)}")
     record_metric("oracle_match_rate", matched / total)
     assert not failures, f"{len(failures)}/{total} items differ; first: {failures[0]}"
+
+
+@pytest.mark.prompt("Requirements 1-6 for any model and batch: the model is any next_logprobs object")
+def test_seeds_and_distributions(solution, inputs, seeds):
+    """Public seeds plus the build's secret seed; a vocabulary of 997 (no round size), prompts
+    of 1, 4 and 7 tokens, K = 3; two logit distributions: the toy LM as is, and peaked
+    (logits scaled by 4, so one token dominates most steps and beams tie less often)."""
+    failures = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        prompts = [[int(t) for t in rng.integers(3, 997, n)] for n in (1, 4, 7)]
+        for label, sharp in (("flat", 1.0), ("peaked", 4.0)):
+            model, got = search(solution, inputs, seed, prompts, 3, 7, 0.6, sharp, vocab_size=997)
+            for prompt, item in zip(prompts, got):
+                expected = oracle_beam_search(model, prompt, 3, 7, 0.6, EOS)
+                if not same_results(item, expected):
+                    failures.append(f"seed={seed} {label} prompt={prompt}: expected {describe(expected)}, "
+                                    f"got {describe(item)}")
+    assert not failures, f"{len(failures)} items differ; first: {failures[0]}"
 
 
 @pytest.mark.prompt("Requirement 1 and Deliver: Test 2, per-batch independence")

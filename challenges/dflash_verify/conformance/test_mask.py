@@ -54,10 +54,12 @@ def test_handmade_masks(solution, inputs, shape):
 
 @pytest.mark.prompt("2a-e: the tree attention mask; never siblings, cousins or other branches")
 @pytest.mark.trap("sibling_mask")
-def test_random_tree_masks(solution, inputs):
-    rng = np.random.default_rng(2024)
-    for case in range(30):
-        prompt_len, n = int(rng.integers(1, 7)), int(rng.integers(1, 16))
-        parents = random_parents(rng, n)
-        inputs(f"case {case}: prompt_len={prompt_len} parents={parents}")
-        check_mask(solution, prompt_len, parents)
+def test_random_tree_masks(solution, inputs, seeds):
+    # 30 trees from the fixed seed 2024, then 10 from each of the public seeds and the build's secret one.
+    for seed, count in ((2024, 30), *((s, 10) for s in seeds)):
+        rng = np.random.default_rng(seed)
+        for case in range(count):
+            prompt_len, n = int(rng.integers(1, 7)), int(rng.integers(1, 16))
+            parents = random_parents(rng, n)
+            inputs(f"seed {seed} case {case}: prompt_len={prompt_len} parents={parents}")
+            check_mask(solution, prompt_len, parents)

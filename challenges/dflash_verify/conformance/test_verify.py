@@ -37,7 +37,7 @@ PROMPTS = _prompts()  # (model seed, prompt)
 
 def verify(solution, inputs, seed, prompt, tokens, parents, policy="use", temperature=0.0, **extra):
     """-> (accepted, new): new is None when the solution emits no token after the path."""
-    params = dict(vocab_size=V, seed=seed, **extra)
+    params = {"vocab_size": V, "seed": seed, **extra}
     if policy != "use":
         params.update(mask_policy=policy, tree=[len(prompt), list(parents)])
     inputs(f"HashTargetModel({params}) prompt={prompt} tree_tokens={tokens} "
@@ -179,6 +179,29 @@ def test_multi_cycle_generation_equals_greedy(solution, inputs, record_metric):
     record_metric("accepted_per_cycle", accepted_total / cycles)
     record_metric("tokens_per_cycle", emitted_total / cycles)
     assert not problems, problems[0]
+
+
+@pytest.mark.prompt("the golden test (section 6) on any vocabulary and draft tree")
+def test_seeds_and_distributions(solution, inputs, seeds):
+    """Public seeds plus the build's secret seed; a vocabulary of 37 (no round size), a 5-token
+    prompt and 12 generated tokens per seed; two draft distributions: a good drafter (hit rate
+    0.9: long accepted paths) and a poor one (hit rate 0.3: early rejections)."""
+    vocab, problems = 37, []
+    for seed in seeds:
+        for label, hit_rate in (("good drafter", 0.9), ("poor drafter", 0.3)):
+            model = HashTargetModel(vocab_size=vocab, seed=seed)
+            rng = np.random.default_rng(seed)
+            prompt = [int(t) for t in rng.integers(0, vocab, 5)]
+            seq = list(prompt)
+            while len(seq) < len(prompt) + 12:
+                tokens, parents = random_draft_tree(model, seq, rng, hit_rate=hit_rate)
+                out = emitted(verify(solution, inputs, seed, seq, tokens, parents, vocab_size=vocab))
+                why = emitted_problem(model, seq, tokens, parents, out)
+                if why:
+                    problems.append(f"seed {seed}, {label}: prompt={seq} tokens={tokens} parents={parents}: {why}")
+                    break
+                seq += out or model.greedy_decode(seq, 1)
+    assert not problems, f"{len(problems)} runs wrong; first: {problems[0]}"
 
 
 @pytest.mark.prompt("3: ONE forward pass through the target model per verification")

@@ -175,6 +175,37 @@ def test_backward_dx_uses_projected_weight(solution, not_offered, inputs):
     np.testing.assert_allclose(dx, dy @ W_eff, rtol=1e-5, atol=1e-9, err_msg="dx must be dy @ W_eff")
 
 
+@pytest.mark.prompt("Ternary weight format (groups of 128) and training procedure (STE, constant scale)")
+def test_seeds_and_distributions(solution, not_offered, inputs, seeds):
+    """Public seeds plus the build's secret seed; W (7, 384): an odd number of output rows, three
+    groups of 128 (the prompt's groups are whole: remainder groups are tested beyond it); two
+    weight distributions: standard normal, and heavy-tailed (Student t, 2 degrees of freedom,
+    offset by 0.3) whose outliers set the group means."""
+    not_offered("ternary_project")
+    not_offered("make_ternary_linear")
+    inputs(f"seeds {', '.join(map(str, seeds))}; W (7, 384), x (3, 5, 384), dy (3, 5, 7), group_size=128; "
+           "W standard normal, then Student t (2 dof) + 0.3")
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for label, W in (("normal", rng.standard_normal((7, 384))),
+                         ("heavy-tailed", rng.standard_t(2, (7, 384)) + 0.3)):
+            where = f"seed {seed}, {label}: "
+            codes, scales = solution.ternary_project(W, group_size=G)
+            check_codes(codes, W, G, where)
+            check_scales(scales, W, G, where)
+            x, dy = rng.standard_normal((3, 5, 384)), rng.standard_normal((3, 5, 7))
+            layer = solution.make_ternary_linear(W, group_size=G)
+            exp_codes, _, per_elem, _ = expected_projection(W, G)
+            W_eff = exp_codes * per_elem
+            np.testing.assert_allclose(np.asarray(layer.forward(x)), x @ W_eff.T, rtol=1e-5, atol=1e-9,
+                                       err_msg=f"{where}forward(x) must equal x @ (codes * scales).T")
+            dx, dW = layer.backward(dy)
+            np.testing.assert_allclose(np.asarray(dx), dy @ W_eff, rtol=1e-5, atol=1e-9,
+                                       err_msg=f"{where}dx must be dy @ W_eff")
+            np.testing.assert_allclose(np.asarray(dW), dy.reshape(-1, 7).T @ x.reshape(-1, 384), rtol=1e-6,
+                                       atol=1e-9, err_msg=f"{where}dW_latent must be dy^T x (straight-through)")
+
+
 @pytest.mark.beyond("an all-zero group makes s = 0: behaviour the prompt leaves open")
 def test_zero_group_has_zero_codes(solution, not_offered, inputs):
     not_offered("ternary_project")

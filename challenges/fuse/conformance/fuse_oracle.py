@@ -181,6 +181,20 @@ def normalise_cases() -> list[Case]:
             for vocab, k in ((1000, 10), (32001, 50), (151936, 1), (50257, 50))]
 
 
+def seeded_cases(seed: int) -> list[Case]:
+    """One seed's draw of three input distributions, at vocabularies that are no multiple of a
+    block width: standard normal (x2), logits offset by 1e4 (the prompt's magnitude for
+    stability), and peaked rows (a few spikes of +20 over a flat row)."""
+    rng = np.random.default_rng(seed)
+    offset = _randn(rng, 3, 50257, 3.0) + np.float32(1e4)
+    peaked = _randn(rng, 4, 4097, 0.5)
+    for r in range(4):
+        peaked[r, rng.choice(4097, size=3, replace=False)] += np.float32(20.0)
+    return [Case(f"seed {seed} normal", _randn(rng, 5, 32001, 2.0), 50),
+            Case(f"seed {seed} offset 1e4", offset.astype(np.float32), 10),
+            Case(f"seed {seed} peaked", peaked, 20)]
+
+
 def extreme_cases() -> list[Case]:
     """Huge and tiny logits, masked (-inf) entries, FLT_MAX-sized values."""
     rng = np.random.default_rng(7)

@@ -79,6 +79,13 @@ def test_extreme_logits(solution, inputs):
     run_cases(solution, inputs, oracle.extreme_cases())
 
 
+@pytest.mark.prompt("Requirements: top-k and softmax for any V; requirement 2: logits of magnitude 1e4")
+def test_seeds_and_distributions(solution, inputs, seeds):
+    """Public seeds plus the build's secret seed; V 32001, 50257, 4097 (no multiple of a block
+    width); normal, 1e4-offset and peaked logits (fuse_oracle.seeded_cases)."""
+    run_cases(solution, inputs, [case for seed in seeds for case in oracle.seeded_cases(seed)])
+
+
 @pytest.mark.prompt("Constraint 5: large V (50k+)")
 def test_k_sweep_and_many_rows(solution, inputs):
     rng = np.random.default_rng(8)

@@ -134,6 +134,56 @@ def test_scale_sanity_flags_tiny_references_and_input_independent_expectations()
     assert scale.problems("t", scale.end_test()) == []
 
 
+
+def _ratio(expected, **tol):
+    from llmbench.conformance import scale
+
+    scale.begin_test()
+    scale.note_comparison(expected, **tol)
+    return scale.end_test().get("max_scale_ratio", float("inf"))
+
+
+def test_scale_sanity_binds_for_relative_tolerances():
+    """rtol-only and floored relative comparisons are judged like absolute ones: an all-zero
+    reference, a loose relative bound or a floor above the reference's magnitude is flagged."""
+    from llmbench.conformance import scale
+
+    assert _ratio(np.zeros(5), rtol=1e-6) == 0.0  # zeros pass an rtol-only allclose of zeros
+    assert _ratio(np.linspace(-3, 3, 7), rtol=0.05) == pytest.approx(20.0)  # 20 x: too loose
+    assert _ratio(np.linspace(-3, 3, 7), rtol=1e-6) == pytest.approx(1e6)
+    assert _ratio(np.full(3, 2.0), atol=1e-3, rtol=1e-3) == pytest.approx(2.0 / (1e-3 + 2e-3))
+    # |got - want| / max(1, max |want|) < 1e-4 with want ~ 1e-6 is an absolute bound of 1e-4.
+    assert _ratio(np.full(3, 1e-6), rtol=1e-4, floor=1.0) == pytest.approx(1e-2)
+    assert _ratio(np.full(3, 5.0), rtol=1e-4, floor=1.0) == pytest.approx(1e4)
+    assert _ratio(np.ones(3)) == float("inf")  # an unstated relative bound: judged only on all zeros
+    scale.begin_test()
+    scale.note_comparison(np.full(3, 1e-6), rtol=1e-4, floor=1.0)
+    assert scale.problems("t", scale.end_test()) == ["t: max |expected| is only 0.01 x its tolerance (needs 100 x)"]
+
+
+def test_a_sane_scale_means_zeros_fail_the_comparison():
+    """Whatever the mix of atol, rtol and floor, a ratio above 1 means an all-zeros answer fails
+    the comparison the ratio describes, and numpy's allclose for floor 0 (rtol-only included)."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        want = rng.standard_normal(int(rng.integers(1, 9))) * 10.0 ** rng.uniform(-8, 4)
+        want[rng.random(want.size) < 0.3] = 0.0
+        atol = float(rng.choice([0.0, 10.0 ** rng.uniform(-10, 1)]))
+        rtol = float(rng.choice([0.0, 10.0 ** rng.uniform(-8, 0)]))
+        floor = float(rng.choice([0.0, 1.0]))
+        ratio = _ratio(want, atol=atol, rtol=rtol, floor=floor)
+        bound = atol + rtol * max(float(np.abs(want).max()), floor)
+        zeros_pass = bool(np.all(np.abs(want) <= bound))
+        if ratio > 1:
+            assert not zeros_pass, (want, atol, rtol, floor, ratio)
+            if floor == 0.0:
+                assert not np.allclose(np.zeros_like(want), want, rtol=rtol, atol=atol)
+        else:
+            assert zeros_pass, (want, atol, rtol, floor, ratio)
+    with pytest.raises(AssertionError):  # the rtol-only case, concretely
+        np.testing.assert_allclose(np.zeros(4), np.array([1e-9, -2e-9, 0.0, 3e-9]), rtol=1e-6)
+    assert _ratio(np.array([1e-9, -2e-9, 0.0, 3e-9]), rtol=1e-6) >= 100
+
 CRASH = """
 import os
 import numpy as np

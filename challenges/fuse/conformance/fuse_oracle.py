@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llmbench.conformance.scale import note_comparison
+
 PROB_RTOL = 1e-4
 PROB_ATOL = 1e-12
 
@@ -76,7 +78,10 @@ def check(logits: np.ndarray, k: int, idx, prob) -> list[str]:
         problems.append(
             f"{wrong_set.size} row(s) do not hold the {k} largest logits; row {r}: got logits "
             f"{_few(got_vals[r])}, expected {_few(want_vals[r])} (e.g. index {missing.tolist()} missing)")
-    p_want = np.take_along_axis(softmax64(logits), idx.astype(np.int64), axis=-1)
+    p_all = softmax64(logits)
+    # Scale sanity (llmbench validate): the right answer's probabilities against this tolerance.
+    note_comparison(np.take_along_axis(p_all, want_idx, axis=-1), atol=PROB_ATOL, rtol=PROB_RTOL)
+    p_want = np.take_along_axis(p_all, idx.astype(np.int64), axis=-1)
     p_got = prob.astype(np.float64)
     bad_p = ~np.isfinite(p_got) | (np.abs(p_got - p_want) > PROB_ATOL + PROB_RTOL * np.abs(p_want))
     if bad_p.any():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llmbench.conformance.scale import note_comparison
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the trusted drivers beside this file
 from kv_oracle import NoRows, drive, full_forward, full_forward_last, prefill_rows, rel_err  # noqa: E402
@@ -27,6 +28,8 @@ def vocab(solution) -> int:
 
 
 def near(name, got, want, tol):
+    # rel_err divides by max(1, max |want|): below 1 the bound is absolute (scale sanity).
+    note_comparison(want, rtol=tol, floor=1.0)
     err = rel_err(got, want)
     assert err <= tol, f"{name}: relative error {err:.3g} (limit {tol:g})"
     return err

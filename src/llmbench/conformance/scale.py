@@ -42,8 +42,8 @@ def end_test() -> dict:
         "distinct_expected": float(len({c["digest"] for c in comps})),
         "distinct_inputs": float(len(notes["inputs"])),
     }
-    if ratios:  # the test's sharpest comparison: one clearly-scaled check is enough
-        out["max_scale_ratio"] = max(ratios)
+    if ratios and math.isfinite(max(ratios)):  # the test's sharpest comparison: one clearly-scaled check is enough
+        out["max_scale_ratio"] = max(ratios)  # (infinite: exact or unstated relative bound; left out of the record)
     return {**out, **probes}
 
 
@@ -99,11 +99,17 @@ def note_inputs(blobs: list[bytes], header_args) -> None:
     _CURRENT["inputs"].add(h.hexdigest()[:16])
 
 
-def note_comparison(expected, *, atol: float = 0.0, rtol: float = 0.0) -> None:
+def note_comparison(expected, *, atol: float = 0.0, rtol: float = 0.0, floor: float = 0.0) -> None:
     """Record one comparison of a solution's output against `expected`.
 
-    atol: the absolute tolerance used; rtol: a relative tolerance (a relative-error bound of
-    r against max |expected| is an absolute tolerance of r * max |expected|).
+    The comparison is taken to accept an answer within atol + rtol * max(|expected|, floor) of
+    each expected value: numpy's allclose (floor 0), or a relative error whose denominator is
+    max(floor, max |expected|). Its ratio is max |expected| over that tolerance at the largest
+    expected value, so an all-zeros answer fails the comparison exactly when the ratio exceeds 1,
+    whatever mix of absolute and relative tolerance it uses; a ratio of 100 leaves a margin.
+    A relative error compared with an unstated bound (no atol, no rtol) gets an infinite ratio
+    unless everything expected is 0 (zeros then pass any relative bound below 1 or fail it
+    with a division by zero: either way the comparison proves nothing).
     """
     if _CURRENT is None:
         return
@@ -112,13 +118,12 @@ def note_comparison(expected, *, atol: float = 0.0, rtol: float = 0.0) -> None:
     except (TypeError, ValueError):
         scale = math.nan
     ratio = None
-    effective = max(float(atol), 0.0)
-    if scale == 0.0:
-        ratio = 0.0  # an all-zero expected output: a zeros answer passes
-    elif rtol and not atol:
-        ratio = 1.0 / float(rtol)  # scale-free: the check is only as sharp as the relative bound
-    elif effective > 0 and math.isfinite(scale):
-        ratio = scale / effective
+    if math.isfinite(scale):
+        effective = max(float(atol), 0.0) + max(float(rtol), 0.0) * max(scale, float(floor))
+        if scale == 0.0:
+            ratio = 0.0  # an all-zero expected output: a zeros answer passes
+        else:
+            ratio = scale / effective if effective > 0 else math.inf
     _CURRENT["comparisons"].append({"ratio": ratio, "digest": _digest(expected)})
 
 

@@ -73,9 +73,10 @@ def test_prompt_files_of_real_challenges_are_shareable():
 
 
 def test_analysis_pages_render_against_the_repository(tmp_path):
-    render = pytest.importorskip("llmbench.site.render")
+    from llmbench.site.context import Context, default_flags
     from llmbench.site.data import load_site_data
-    from llmbench.site.directives import replace, scan
+    from llmbench.site.directives import render
+    from llmbench.site.markers import replace, scan
     from llmbench.site.links import SiteLinks
 
     # Only finished challenge folders: a folder still being written has no challenge.toml.
@@ -92,10 +93,10 @@ def test_analysis_pages_render_against_the_repository(tmp_path):
     pages = sorted(ANALYSIS.glob("*.md"))
     assert len(pages) >= 2
     for page in pages:
-        ctx = render.Context(data=data, links=SiteLinks(f"analysis/{page.name}"), flags=render.default_flags(),
+        ctx = Context(data=data, links=SiteLinks(f"analysis/{page.name}"), flags=default_flags(),
                              path=str(page))
         text = page.read_text(encoding="utf-8")
         spans = scan(text, str(page)).spans
         assert spans, f"{page.name} has no live directive"
-        out = replace(text, lambda d: render.render(d, ctx), str(page))  # ContentError on a bad directive
+        out = replace(text, lambda d: render(d, ctx), str(page))  # ContentError on a bad directive
         assert "<!-- /live -->" in out

@@ -6,9 +6,10 @@ import shutil
 from synthetic import result
 
 from llmbench.site.data import load_site_data
-from llmbench.site.directives import Directive, parse_args
+from llmbench.site.context import Context
+from llmbench.site.directives import render
 from llmbench.site.links import SiteLinks
-from llmbench.site.render import Context, render
+from llmbench.site.markers import Directive, parse_args
 from llmbench.schema import PhaseResult
 from llmbench.schema import TestRecord as Record
 from llmbench.store import ResultStore

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmbench.errors import ContentError
-from llmbench.site.directives import CLOSE, parse_args, replace, scan, skeleton
+from llmbench.site.markers import CLOSE, parse_args, replace, scan, skeleton
 
 
 def fake(d) -> str:

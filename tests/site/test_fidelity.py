@@ -13,7 +13,7 @@ from llmbench.schema import TestRecord as Record
 from llmbench.site import pages
 from llmbench.site.data import load_site_data
 from llmbench.site.links import SiteLinks
-from llmbench.site.render import Context
+from llmbench.site.context import Context
 from llmbench.store import ResultStore
 
 FIDELITY = '''
@@ -133,8 +133,8 @@ def test_the_repository_documents_every_challenge():
 
 
 def test_results_table_has_a_beyond_the_prompt_column_and_tests_show_their_tier(root):
-    from llmbench.site.directives import Directive
-    from llmbench.site.render import render as render_directive
+    from llmbench.site.directives import render as render_directive
+    from llmbench.site.markers import Directive
 
     data = load_site_data(root)
     md, _ = render(data, lambda ctx: render_directive(Directive("results", {"challenge": "alpha"}, 0, False), ctx),

@@ -1,7 +1,8 @@
 """The mkdocs plugin's glue: nav sections, watched folders, raw-HTML placeholders."""
 from __future__ import annotations
 
-from llmbench.site.plugin import LlmbenchPlugin, RawStash
+from llmbench.site.plugin import LlmbenchPlugin
+from llmbench.site.stash import RawStash
 
 
 class FakeConfig(dict):

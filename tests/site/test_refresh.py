@@ -9,7 +9,7 @@ import pytest
 from llmbench.errors import ContentError
 from llmbench.project import Project
 from llmbench.site import refresh_files
-from llmbench.site.directives import skeleton
+from llmbench.site.markers import skeleton
 from llmbench.site.refresh import mkdocs_settings
 
 

@@ -8,9 +8,10 @@ import pytest
 from llmbench.errors import ContentError
 from llmbench.site import pages
 from llmbench.site.charts import Bar, bar_chart_svg
-from llmbench.site.directives import Directive, parse_args
+from llmbench.site.context import Context
+from llmbench.site.directives import REGISTRY, render
 from llmbench.site.links import AbsoluteLinks, SiteLinks
-from llmbench.site.render import DIRECTIVES, Context, render
+from llmbench.site.markers import Directive, parse_args
 
 
 def ctx_for(data, page="analysis/x.md", flags=None, absolute=False):
@@ -170,7 +171,7 @@ def test_every_directive_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs/contributing/directives.md").read_text()
-    for name, spec in DIRECTIVES.items():
+    for name, spec in REGISTRY.items():
         assert f"### `{name}`" in doc, name
         for arg in spec.args:
             assert f"`{arg}`" in doc, (name, arg)

@@ -1,19 +1,15 @@
-"""Cells: the context renderers share, state markers and the few words that sum up a result.
+"""Cells: state markers, links and the few words that sum up a result, shared by renderers and pages.
 
 A cell without a usable result shows why (not run, failed, stale, not in this repository)
 instead of staying empty or keeping an old number.
 """
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass, field
-from typing import Callable
-
-from ..errors import ContentError
 from ..schema import PhaseResult, Result
-from .data import REFERENCE, SiteData
-from .directives import Directive
-from ..vocabulary import KINDS, TERMS, Term, outcome_term, result_term, status_term, strip_machine_paths, trap_term
+from .context import Context
+from .data import REFERENCE
+from .markers import Directive
+from ..vocabulary import FLAG, KINDS, TERMS, Term, kinds_in, result_term, status_term, strip_machine_paths, trap_term
 from .text import esc, esc_html, fmt_number
 
 DOWNLOADS = {
@@ -22,37 +18,6 @@ DOWNLOADS = {
     "schema": "downloads/result.schema.json",
 }
 _RAN = ("passed", "failed", "error", "timeout")
-
-
-def default_flags() -> Callable | None:
-    """llmbench.evidence.flags(grade, result) when that module exists (grade-versus-evidence flags)."""
-    if importlib.util.find_spec("llmbench.evidence") is None:
-        return None
-    from .. import evidence
-
-    return getattr(evidence, "flags", None)
-
-
-def _identity(html: str) -> str:
-    return html
-
-
-@dataclass
-class Context:
-    data: SiteData
-    links: object  # SiteLinks or AbsoluteLinks
-    raw: Callable[[str], str] = _identity  # carries raw HTML through markdown (site build)
-    flags: Callable | None = None
-    html: bool = True  # False: plain markdown for GitHub (no classes, charts become links)
-    path: str = "<text>"
-    charts: dict = field(default_factory=dict)  # cache: chart arguments -> SVG
-
-    @property
-    def inline_svg(self) -> bool:
-        return not getattr(self.links, "absolute", False)
-
-    def fail(self, d: Directive, message: str) -> ContentError:
-        return ContentError(self.path, f"live directive '{d.name}': {message}", d.line)
 
 
 # ---- small pieces ------------------------------------------------------------------
@@ -338,3 +303,34 @@ def reproduce_command(model: str, cid: str) -> str:
 def is_rate(metric: str, unit: str) -> bool:
     """A share of cases (0..1): shown as a percentage, charted on an axis that ends at 100%."""
     return metric.endswith("_rate") and unit in ("", "fraction")
+
+
+def models_of(ctx: Context, d: Directive, cid: str | None = None) -> list[str]:
+    """The models a directive shows: its models= argument, or every model.
+
+    Args:
+        ctx: The page's context.
+        d: The directive.
+        cid: When given, only the models with a solution page for this challenge.
+
+    Returns:
+        Model ids in the order asked for (or the site's order).
+    """
+    chosen = d.items("models") or tuple(ctx.data.models)
+    if cid is None:
+        return list(chosen)
+    return [m for m in chosen if ctx.data.has_page(m, cid)]
+
+
+def legend(ctx: Context, text: str) -> str:
+    """One line per glyph kind that occurs in text, linking to the glossary ('' when none occurs)."""
+    kinds = kinds_in(text)
+    entries = [mark(ctx, k.id, esc(k.label)) for k in kinds]
+    if FLAG in text:
+        entries.append(f'<span class="lb-flag">{FLAG} grade contradicted</span>' if ctx.html
+                       else f"{FLAG} grade contradicted")
+    if not entries:
+        return ""
+    glossary = f"[all statuses]({ctx.links.page('statuses')})"
+    body = "Legend: " + " · ".join(entries) + f" · {glossary}"
+    return body + "\n{: .lb-legend }" if ctx.html else body

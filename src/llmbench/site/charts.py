@@ -7,7 +7,6 @@ on one page never share an id.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import math
@@ -21,9 +20,17 @@ _REF = "#d9822b"
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar of a chart.
+
+    Attributes:
+        label: The model's name.
+        value: The figure, or None when there is none.
+        note: Shown instead of a bar when value is None: why it is missing.
+    """
+
     label: str
     value: float | None
-    note: str = ""  # shown instead of a bar when value is None (why it is missing)
+    note: str = ""
 
 
 def _scale(values: list[float], scale: str) -> str:
@@ -39,41 +46,31 @@ def _scale(values: list[float], scale: str) -> str:
     return "linear"
 
 
-# Where finished SVGs are kept between builds (set by the plugin to .llmbench/charts/):
-# a warm rebuild then neither imports matplotlib nor draws anything. None: no disk cache.
-CACHE_DIR = None
-CHART_FORMAT = "2"  # bump when the drawing code changes
-
-
 def bar_chart_svg(title: str, bars: list[Bar], unit: str = "", better: str = "none",
                   reference: float | None = None, scale: str = "auto") -> str:
-    """A horizontal bar chart, one bar per label, as an SVG string for inline use."""
+    """Draw a horizontal bar chart, one bar per label, as an SVG string for inline use.
+
+    Pure and deterministic: the same arguments always give the same bytes. Callers that
+    draw many charts keep them in a `cache.ChartStore`.
+
+    Args:
+        title: The chart's title.
+        bars: One bar per label; a bar without a value shows its note instead.
+        unit: The values' unit, on the axis.
+        better: "lower", "higher" or "none": said on the axis.
+        reference: The reference solution's value, drawn as a dashed line; None for none.
+        scale: "auto" (log when values span over 100x), "linear", "log" or "rate" (a share, 0-100%).
+
+    Returns:
+        Inline-ready SVG whose ids are unique to this chart.
+    """
     from .text import plain
 
     # Labels are model names: no control characters into the SVG (matplotlib escapes the rest).
     bars = [Bar(plain(b.label), b.value, plain(b.note)) for b in bars]
-    args = (plain(title), tuple(bars), plain(unit), better, reference, scale)
-    if CACHE_DIR is None:
-        return _chart(*args)
-    from importlib.metadata import version
-
-    key = hashlib.sha256(f"{CHART_FORMAT}|{version('matplotlib')}|{args!r}".encode()).hexdigest()[:32]
-    path = CACHE_DIR / f"{key}.svg"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    svg = _chart(*args)
-    try:
-        from ..store import write_atomic
-
-        write_atomic(path, svg)
-    except OSError:
-        pass  # a read-only checkout still builds
-    return svg
+    return _chart(plain(title), tuple(bars), plain(unit), better, reference, scale)
 
 
-@functools.lru_cache(maxsize=256)  # pure and deterministic: rebuilds under `serve` reuse it
 def _chart(title: str, bars: tuple[Bar, ...], unit: str, better: str, reference: float | None, scale: str) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure

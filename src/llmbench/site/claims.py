@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ..claims import KINDS, Claim, Claims, Verdict, counts, resolve, strongest
 from ..evidence import grade_points
-from .cells import Context, challenge_link, mark, model_link, solution_link
+from .cells import challenge_link, mark, model_link, solution_link
+from .context import Context
 from .data import SiteData
 from .text import esc, esc_html, table
 

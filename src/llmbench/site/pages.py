@@ -13,16 +13,18 @@ import re
 from ..fidelity import HANDLING
 from ..schema import json_schema
 from .data import SESSION_LOG, SiteData
-from .directives import Directive
+from .markers import Directive
 from ..vocabulary import result_term, trap_term
 from .cells import (
-    DOWNLOADS, Context, beyond_summary, challenge_link, clean, downloads_line, evidence, flag_text, how_obtained, maintainer_hint, mark,
+    DOWNLOADS, beyond_summary, challenge_link, clean, downloads_line, evidence, flag_text, how_obtained, maintainer_hint, mark,
     missing_value, model_link, phase_summary, reproduce_command, solution_link, state, status_marker, term_mark,
     trap_summary,
 )
 from .data import REFERENCE
 from .claims import solution_claims
-from .render import chart_anchor, render
+from .context import Context
+from .directives import render
+from .directives.metrics import chart_anchor
 from .text import code, esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .directives import scan
+from .markers import scan
 
 # A claim about results: a share, a count with its denominator, or "every/all/none of the ..." cases or tests.
 _FIGURE = re.compile(r"\b\d+(?:\.\d+)?\s?%|\b\d+ (?:of|out of) \d+\b|\b(?:every|all|each|none of the|no) "

@@ -13,9 +13,11 @@ from ..errors import ContentError
 from ..project import Project
 from ..store import write_atomic
 from .data import SiteData, load_site_data
-from .directives import replace
+from .cache import ChartStore
+from .context import Context, default_flags
+from .directives import render
 from .links import AbsoluteLinks
-from .render import Context, default_flags, render
+from .markers import replace
 
 PLUGIN = "llmbench"
 
@@ -68,13 +70,13 @@ def load_for_refresh(root: Path) -> tuple[SiteData, dict]:
 
 
 def refresh_text(text: str, data: SiteData, site_url: str, path: str = "<text>",
-                 use_directory_urls: bool = True, flags=None, charts: dict | None = None) -> str:
+                 use_directory_urls: bool = True, flags=None, charts: ChartStore | None = None) -> str:
     """text with every live directive re-rendered for GitHub (absolute links, no inline SVG)."""
     if not site_url:
         raise ContentError("mkdocs.yml", "site_url is not set: refresh links to the published site, so set it "
                            "(or the environment variable LLMBENCH_SITE_URL)")
     ctx = Context(data, AbsoluteLinks(site_url, use_directory_urls), flags=flags, html=False, path=path,
-                  charts=charts if charts is not None else {})
+                  charts=charts if charts is not None else ChartStore())
     return replace(text, lambda d: render(d, ctx), path)
 
 
@@ -87,7 +89,7 @@ def refresh_files(paths, project: Project | None = None) -> list[Path]:
     project = project or Project.find()
     data, settings = load_for_refresh(project.root)
     flags = default_flags()
-    charts: dict = {}
+    charts = ChartStore()
     updates = []
     for p in paths:
         path = Path(p)

@@ -1,4 +1,4 @@
-"""Live directives: `<!-- live: NAME key=value ... -->` comments in markdown.
+"""The marker parser: finds `<!-- live: NAME key=value ... -->` comments in markdown.
 
 A directive may be followed by generated content that ends at the next `<!-- /live -->`.
 Scanning goes left to right like a markdown reader would: fenced code blocks and inline
@@ -26,16 +26,42 @@ _ARG = re.compile(r'\s*(?P<key>[a-z_][a-z0-9_-]*)=(?:"(?P<quoted>(?:[^"\\]|\\.)*
 
 @dataclass(frozen=True)
 class Directive:
+    """One parsed live directive, as a renderer receives it.
+
+    Attributes:
+        name: The directive's name (`results`, `chart`...).
+        args: Its arguments: a string per `key=value`, a tuple per `key=a,b` list.
+        line: The line of its marker in the file (1-based, front matter counted).
+        inline: False when the directive stands alone on its line (a block).
+    """
+
     name: str
     args: dict[str, str | tuple[str, ...]]
     line: int
-    inline: bool  # False when the directive stands alone on its line
+    inline: bool
 
     def text(self, key: str, default: str | None = None) -> str | None:
+        """One argument as text.
+
+        Args:
+            key: The argument's name.
+            default: What an absent argument reads as.
+
+        Returns:
+            The value; a list argument joined with ", ".
+        """
         value = self.args.get(key, default)
         return ", ".join(value) if isinstance(value, tuple) else value
 
     def items(self, key: str) -> tuple[str, ...]:
+        """One argument as a tuple of values (empty when absent, one item for a single value).
+
+        Args:
+            key: The argument's name.
+
+        Returns:
+            The values in the order written.
+        """
         value = self.args.get(key)
         if value is None:
             return ()
@@ -44,7 +70,16 @@ class Directive:
 
 @dataclass(frozen=True)
 class Span:
-    """One directive in a text: its marker at [start, marker_end), content up to content_end."""
+    """One directive in a text: its marker at [start, marker_end), content up to content_end.
+
+    Attributes:
+        directive: The parsed directive.
+        start: Offset of the marker's `<!--`.
+        marker_end: Offset just after the marker's `-->`.
+        content_end: End of its generated content (== marker_end when there is no closing marker).
+        end: Offset after the closing marker (== marker_end when none).
+        indent: The whitespace before a block directive's marker, repeated on its content.
+    """
 
     directive: Directive
     start: int
@@ -55,21 +90,42 @@ class Span:
 
     @property
     def closed(self) -> bool:
+        """True when a closing marker ends the directive's content."""
         return self.end != self.marker_end
 
 
 @dataclass
 class Scan:
+    """What `scan` found in a text.
+
+    Attributes:
+        spans: The directives, in order.
+        code: (start, end) offsets of fenced code blocks and inline code spans.
+    """
+
     spans: list[Span] = field(default_factory=list)
     code: list[tuple[int, int]] = field(default_factory=list)  # fenced blocks and code spans
 
 
 def line_at(text: str, pos: int) -> int:
+    """The 1-based line number of offset pos in text."""
     return text.count("\n", 0, pos) + 1
 
 
 def parse_args(body: str, path: str, line: int) -> tuple[str, dict[str, str | tuple[str, ...]]]:
-    """NAME key=value key="quoted value" key=a,b  ->  (NAME, {key: value or tuple})."""
+    """Read a directive's body: `NAME key=value key="quoted value" key=a,b`.
+
+    Args:
+        body: The text between `live:` and `-->`.
+        path: The file, for error messages.
+        line: The marker's line, for error messages.
+
+    Returns:
+        (name, {key: value, or a tuple of values for a list}).
+
+    Raises:
+        ContentError: The name or an argument cannot be read, or a key is given twice.
+    """
     body = body.strip()
     m = _NAME.match(body)
     if not m:
@@ -124,9 +180,19 @@ def _code_span_end(text: str, start: int, run: int) -> int | None:
 
 
 def scan(text: str, path: str = "<text>", line_offset: int = 0) -> Scan:
-    """Directives and their content in text; ContentError for an orphan closing marker.
+    """Find the directives and their content in text, skipping code.
 
-    line_offset: lines that precede text in its file (front matter removed by mkdocs).
+    Args:
+        text: Markdown.
+        path: The file, for error messages.
+        line_offset: Lines that precede text in its file (front matter removed by mkdocs).
+
+    Returns:
+        The directives' spans and the code regions skipped.
+
+    Raises:
+        ContentError: An orphan closing marker, a marker without `-->` on its line, or a
+            directive whose arguments cannot be read.
     """
     out = Scan()
     pos, n = 0, len(text)
@@ -201,7 +267,15 @@ Render = Callable[[Directive], str]
 
 
 def format_content(span: Span, content: str) -> str:
-    """The text that follows a directive's marker: content and the closing marker."""
+    """The text that follows a directive's marker: its content and the closing marker.
+
+    Args:
+        span: Where the directive is (inline or a block, and its indent).
+        content: The rendered markdown.
+
+    Returns:
+        The content laid out for the directive's position, ending with the closing marker.
+    """
     if span.directive.inline:
         return content.replace("\n", " ") + CLOSE
     lines = content.strip("\n").split("\n")
@@ -210,7 +284,20 @@ def format_content(span: Span, content: str) -> str:
 
 
 def replace(text: str, render: Render, path: str = "<text>", line_offset: int = 0) -> str:
-    """text with every directive's content rendered anew; nothing outside changes."""
+    """Render every directive's content anew; nothing outside directives changes.
+
+    Args:
+        text: Markdown.
+        render: Called with each Directive; returns its markdown.
+        path: The file, for error messages.
+        line_offset: Lines that precede text in its file (front matter).
+
+    Returns:
+        The text with each directive followed by its fresh content and a closing marker.
+
+    Raises:
+        ContentError: From `scan`, or from render for a contributor's mistake.
+    """
     result = scan(text, path, line_offset)
     parts, last = [], 0
     for span in result.spans:
@@ -222,7 +309,15 @@ def replace(text: str, render: Render, path: str = "<text>", line_offset: int = 
 
 
 def skeleton(text: str, path: str = "<text>") -> str:
-    """text with every directive's generated content and closing marker removed (for tests)."""
+    """Remove every directive's generated content and closing marker (for tests).
+
+    Args:
+        text: Markdown.
+        path: The file, for error messages.
+
+    Returns:
+        The text as a contributor writes it, markers only.
+    """
     result = scan(text, path)
     parts, last = [], 0
     for span in result.spans:

@@ -19,7 +19,7 @@ from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .kinds import PHASES
 from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
-from .phases.conformance import check_trap_marks, run_conformance
+from .phases.conformance import check_trap_marks, fork_server, run_conformance
 from .phases.own_tests import run_own_tests
 from .project import Project
 from .provenance import environment_facts, provenance
@@ -412,7 +412,9 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
             on_start(job)
         return execute_repeated(job, project, isolation, max(1, repeat))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # Trusted pytest runs fork from one pre-imported process while the plan runs (started now,
+    # ahead of the first conformance phase); it stops after the pool's last job.
+    with fork_server(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, job): job for job in todo}
         try:
             for fut in as_completed(futures):

@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..challenge import Challenge
@@ -21,8 +23,9 @@ from ..errors import ContentError
 from ..failures import conformance_status, finite_metrics, trap_verdicts as judge_traps
 from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
+from .forkserver import ForkServer, ForkServerError
 
-ACTIVE: set[subprocess.Popen] = set()  # killed on Ctrl-C by the runner
+ACTIVE: set = set()  # trusted runs (Popen or ForkedRun, each leading its group): killed on Ctrl-C by the runner
 # Installed plugins we never need here; hypothesis' would have pytest rewrite the asserts of
 # its whole package on every run (seconds per solution).
 QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:metadata")
@@ -45,12 +48,60 @@ def trusted_address_space(kind: str, worker_mb: int) -> int | None:
 
 
 def _cap_address_space(cap: int) -> None:
-    import resource
+    from .forkserver import _cap_address_space as cap_it
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    cap_it(cap)
+
+
+# The fork server of the current run plan (see fork_server()); None outside one.
+_SERVER: dict = {"server": None, "users": 0}
+_SERVER_LOCK = threading.Lock()
+
+
+def trusted_env() -> dict[str, str]:
+    """The trusted pytest's environment: ours, without third-party pytest plugins (the suites use
+    none; importing them, asyncio and trio among them, cost every run a quarter of a second)."""
+    return {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+@contextmanager
+def fork_server():
+    """While inside (a run plan), conformance runs are forked from one pre-imported trusted
+    process (llmbench.phases.forkserver) instead of each importing pytest and NumPy afresh.
+    It starts now, ahead of the first run; nested uses share it; it stops when the last ends."""
+    with _SERVER_LOCK:
+        if _SERVER["users"] == 0 or _SERVER["server"] is None or not _SERVER["server"].alive:
+            try:
+                _SERVER["server"] = ForkServer(trusted_env())
+            except OSError:
+                _SERVER["server"] = None  # runs start as plain processes
+        _SERVER["users"] += 1
+    try:
+        yield
+    finally:
+        with _SERVER_LOCK:
+            _SERVER["users"] -= 1
+            server = _SERVER["server"] if _SERVER["users"] == 0 else None
+            if server is not None:
+                _SERVER["server"] = None
+        if server is not None:
+            server.close()
+
+
+def _launch(argv: list[str], cwd: Path, log: Path, cap: int | None):
+    """Start a trusted pytest run writing to `log`: forked from the fork server when one is up
+    for this environment, else a plain process. -> a Popen-like object leading its own group."""
+    env = trusted_env()
+    server = _SERVER["server"]
+    if server is not None and server.env == env:
+        try:
+            return server.start(argv, cwd, env, log, cap)
+        except ForkServerError:
+            pass  # a dead or stuck server: this run starts the slow way
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=cwd, env=env,
+                                preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
 
 
 def stop(procs) -> None:
@@ -128,19 +179,19 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
         argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
                  "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
         cap = trusted_address_space(challenge.kind, int(limits["memory_mb"]))
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=challenge.path, env=dict(os.environ),
-                                preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
+        log_path = Path(tmp) / "pytest.log"
+        proc = _launch(argv, challenge.path, log_path, cap)
         ACTIVE.add(proc)
         timed_out = False
         try:
-            log, _ = proc.communicate(timeout=timeout_s)
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
             stop([proc])
-            log, _ = proc.communicate()
+            proc.wait()
         finally:
             ACTIVE.discard(proc)
+        log = log_path.read_bytes() if log_path.exists() else b""
         full_log = log.decode("utf-8", "replace")
         log_text = full_log[-8000:]
         records, exitstatus, secret = None, None, None

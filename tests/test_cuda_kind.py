@@ -387,3 +387,47 @@ def test_oracle_rejects_wrong_answers():
     assert any("probabilities" in p for p in oracle.check(x, 5, idx, prob / prob.sum(axis=1, keepdims=True)))
     assert any("outside" in p for p in oracle.check(x, 5, idx - 1000, prob))
     assert oracle.check(x, 5, idx[:, :4], prob[:, :4])  # wrong shape
+
+
+class _FakeDevice:
+    """cudaMalloc / cudaMemGetInfo of a device whose largest free block is `largest` bytes."""
+
+    def __init__(self, free: int, largest: int):
+        self.free, self.largest, self.blocks = free, largest, {}
+
+    def cudaMemGetInfo(self, free, total):
+        free._obj.value, total._obj.value = self.free, 16 << 30
+        return 0
+
+    def cudaMalloc(self, ptr, size):
+        if size > min(self.free, self.largest):
+            return 2  # cudaErrorMemoryAllocation
+        ptr._obj.value = 0x1000 + len(self.blocks) * (1 << 32)
+        self.blocks[ptr._obj.value] = size
+        self.free -= size
+        return 0
+
+    def cudaFree(self, ptr):
+        self.free += self.blocks.pop(ptr.value)
+        return 0
+
+    def cudaGetLastError(self):
+        return 0
+
+
+@pytest.mark.parametrize("free_gib,largest_mib", [(10, 1 << 20), (10, 700), (0.05, 1 << 20)])
+def test_device_memory_held_but_headroom(free_gib, largest_mib):
+    """The fuse suite's cap on device memory (requirement 1): everything free but the headroom
+    is held, in pieces when one block cannot take it all, and given back by freeing them."""
+    dev = _FakeDevice(int(free_gib * (1 << 30)), largest_mib << 20)
+    rt = object.__new__(cuda.CudaRuntime)
+    rt.lib = dev
+    before = dev.free
+    held = rt.reserve_all_but(128 << 20)
+    if before <= 128 << 20:
+        assert held == [] and dev.free == before
+    else:
+        assert (128 << 20) - (2 << 20) <= dev.free <= (130 << 20), dev.free
+    for p in held:
+        rt.free(p)
+    assert dev.free == before and not dev.blocks

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llmbench.conformance import SolutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the trusted oracle beside this file
 import fuse_oracle as oracle  # noqa: E402
@@ -93,6 +94,29 @@ def test_k_sweep_and_many_rows(solution, inputs):
              for vocab, rows, k in ((1000, 1, 1), (1024, 4096, 50), (32001, 3, 1), (50257, 2, 10),
                                     (151936, 2, 10), (151937, 1, 50), (8192, 128, 50))]
     run_cases(solution, inputs, cases)
+
+
+HEADROOM_MB = 128  # device memory left free while the kernel runs (well under the logits' size)
+
+
+@pytest.mark.prompt("Requirement 1: no full softmax (or any rows x V intermediate) in global memory")
+def test_no_rows_by_vocab_intermediate(solution, inputs):
+    """With the device's memory held by the harness except 128 MiB (the logits and outputs
+    are allocated first), a fused kernel runs as usual; one that writes the softmax, or any
+    other rows x V intermediate, to global memory (311 MB here in float32, 155 MB in
+    half precision) cannot allocate it."""
+    rows, vocab, k = 512, 151936, 50
+    inputs(f"rows={rows} V={vocab} K={k}, 2 * standard normal (seed 21); all free device memory but "
+           f"{HEADROOM_MB} MiB held while the kernel runs")
+    solution.fused_softmax_topk(np.zeros((1, 1000), dtype=np.float32), 10)  # modules loaded before the cap
+    logits = (2.0 * np.random.default_rng(21).standard_normal((rows, vocab))).astype(np.float32)
+    try:
+        out = solution.fused_softmax_topk(logits, k, device_headroom_mb=HEADROOM_MB)
+    except SolutionError as exc:
+        pytest.fail(f"with {HEADROOM_MB} MiB of device memory free beyond the inputs and outputs the kernel "
+                    f"failed ({exc.type_name}: {exc.message}); requirement 1 allows no rows x V intermediate")
+    problems = oracle.check(logits, k, *out)
+    assert not problems, "; ".join(problems)
 
 
 @pytest.mark.beyond("a bandwidth figure: Constraint 3 asks to minimise memory traffic, not for a speed")

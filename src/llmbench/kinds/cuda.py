@@ -592,9 +592,10 @@ class CudaRuntime:
         L.cudaEventElapsedTime.argtypes = [c.POINTER(c.c_float), c.c_void_p, c.c_void_p]
         L.cudaEventDestroy.argtypes = [c.c_void_p]
         L.cudaDeviceGetAttribute.argtypes = [c.POINTER(c.c_int), c.c_int, c.c_int]
+        L.cudaMemGetInfo.argtypes = [c.POINTER(c.c_size_t), c.POINTER(c.c_size_t)]
         for fn in ("cudaMalloc", "cudaFree", "cudaMemcpy", "cudaMemset", "cudaEventCreate", "cudaEventRecord",
                    "cudaEventSynchronize", "cudaEventElapsedTime", "cudaEventDestroy", "cudaDeviceSynchronize",
-                   "cudaGetLastError", "cudaDeviceGetAttribute"):
+                   "cudaGetLastError", "cudaDeviceGetAttribute", "cudaMemGetInfo"):
             getattr(L, fn).restype = c.c_int
 
     def error_string(self, code: int) -> str:
@@ -613,6 +614,32 @@ class CudaRuntime:
     def free(self, ptr: int | None) -> None:
         if ptr:
             self.lib.cudaFree(ctypes.c_void_p(ptr))
+
+    def free_bytes(self) -> int:
+        free, total = ctypes.c_size_t(), ctypes.c_size_t()
+        self.check(self.lib.cudaMemGetInfo(ctypes.byref(free), ctypes.byref(total)), "cudaMemGetInfo")
+        return int(free.value)
+
+    def reserve_all_but(self, headroom: int) -> list[int]:
+        """Allocate the device's free memory except `headroom` bytes (in pieces, so that
+        fragmentation cannot stop it); free the returned pointers to give it back."""
+        held, piece = [], 1 << 30
+        try:
+            while piece >= 2 << 20:
+                want = min(piece, self.free_bytes() - int(headroom))
+                if want < 2 << 20:
+                    break
+                ptr = ctypes.c_void_p()
+                if self.lib.cudaMalloc(ctypes.byref(ptr), want) == 0:
+                    held.append(ptr.value)
+                else:
+                    self.lib.cudaGetLastError()  # clear the failed allocation's error; try smaller pieces
+                    piece //= 2
+        except BaseException:
+            for p in held:
+                self.free(p)
+            raise
+        return held
 
     def to_device(self, dst: int, array) -> None:
         self.check(self.lib.cudaMemcpy(dst, array.ctypes.data, array.nbytes, H2D), "cudaMemcpy host->device")
@@ -758,7 +785,10 @@ def load_entry_points(solution_dir: Path, adapter_dir: Path | None) -> dict:
         if code != 0:
             raise CudaError(f"{ENTRY} returned {code} ({rt.error_string(code)})")
 
-    def fused_softmax_topk(logits, k):
+    def fused_softmax_topk(logits, k, device_headroom_mb=None):
+        """device_headroom_mb: when set, all free device memory but that much is held while
+        the kernel runs (after the inputs and outputs are allocated), so a kernel that needs a
+        rows x V intermediate in global memory cannot get it."""
         x = np.ascontiguousarray(logits, dtype=np.float32)
         if x.ndim < 1 or x.shape[-1] == 0:
             raise ValueError("logits must have a non-empty last axis")
@@ -780,6 +810,9 @@ def load_entry_points(solution_dir: Path, adapter_dir: Path | None) -> dict:
                 # Poison the outputs: an entry the kernel never writes reads as -1 / NaN.
                 rt.check(rt.lib.cudaMemset(d_idx, 0xFF, idx.nbytes), "cudaMemset")
                 rt.check(rt.lib.cudaMemset(d_prob, 0xFF, prob.nbytes), "cudaMemset")
+                if device_headroom_mb is not None:
+                    rt.synchronize("cudaMemset")
+                    ptrs += rt.reserve_all_but(int(device_headroom_mb) << 20)
                 launch(d_x, rows, vocab, k, d_idx, d_prob)
                 rt.synchronize(ENTRY)
                 rt.to_host(idx, d_idx)

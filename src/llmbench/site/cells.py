@@ -23,9 +23,16 @@ _RAN = ("passed", "failed", "error", "timeout")
 # ---- small pieces ------------------------------------------------------------------
 
 def mark(ctx: Context, kind: str, text: str, tip: str = "") -> str:
-    """A visible state marker: the kind's glyph and (escaped) text, coloured on the site.
+    """A visible state marker: the kind's glyph and text, coloured on the site.
 
-    tip: plain text shown on hover (details that do not fit the cell).
+    Args:
+        ctx: The page's context (plain text when not ctx.html).
+        kind: A status kind of `vocabulary.KINDS` (ok, bad, time, gap, none, warn, info).
+        text: The marker's text, already escaped.
+        tip: Plain text shown on hover (details that do not fit the cell).
+
+    Returns:
+        A `<span class="lb-mark lb-KIND">` on the site, "GLYPH text" otherwise.
     """
     body = f"{KINDS[kind].glyph} {text}"
     if not ctx.html:
@@ -35,39 +42,102 @@ def mark(ctx: Context, kind: str, text: str, tip: str = "") -> str:
 
 
 def term_mark(ctx: Context, t: Term, detail: str = "", tip: str = "") -> str:
-    """A Term's marker: its glyph, word and an optional (already escaped) detail."""
+    """A Term's marker: its glyph, word and an optional detail.
+
+    Args:
+        ctx: The page's context.
+        t: The vocabulary term.
+        detail: Already escaped text after the word ("word: detail").
+        tip: Plain text shown on hover.
+
+    Returns:
+        The marker (see `mark`).
+    """
     return mark(ctx, t.kind, t.word + (f": {detail}" if detail else ""), tip)
 
 
 def clean(ctx: Context, text: str, limit: int | None = 240) -> str:
-    """A message for readers: machine paths of the build machine removed, then escaped."""
+    """A message for readers: the build machine's paths removed, then escaped.
+
+    Args:
+        ctx: The page's context (its data's root is the path removed).
+        text: Untrusted text (a solution's exception, a reason).
+        limit: Characters kept; None for all.
+
+    Returns:
+        One line of escaped markdown.
+    """
     return esc(strip_machine_paths(str(text), (str(ctx.data.root),)), limit)
 
 
 def model_link(ctx: Context, model: str) -> str:
+    """A model's name linking to its page (plain text for a model the site does not know).
+
+    Args:
+        ctx: The page's context.
+        model: The model id.
+
+    Returns:
+        Markdown.
+    """
     info = ctx.data.models.get(model)
     name = esc(info.name if info else model)
     return f"[{name}]({ctx.links.page(f'models/{model}')})" if info else name
 
 
 def challenge_link(ctx: Context, cid: str) -> str:
+    """A challenge's title linking to its page.
+
+    Args:
+        ctx: The page's context.
+        cid: The challenge id (one the site knows).
+
+    Returns:
+        Markdown.
+    """
     info = ctx.data.challenges[cid]
     return f"[{esc(info.title)}]({ctx.links.page(f'challenges/{cid}')})"
 
 
 def solution_link(ctx: Context, model: str, cid: str, text: str) -> str:
+    """text linking to the solution page of (model, challenge), or text alone when there is none.
+
+    Args:
+        ctx: The page's context.
+        model: The model id.
+        cid: The challenge id.
+        text: The link's text, already escaped markdown.
+
+    Returns:
+        Markdown.
+    """
     if ctx.data.has_page(model, cid):
         return f"[{text}]({ctx.links.page(f'solutions/{model}/{cid}')})"
     return text
 
 
 def downloads_line(ctx: Context) -> str:
+    """"Download all results:" with links to the JSON, the CSV and the schema.
+
+    Args:
+        ctx: The page's context.
+
+    Returns:
+        One line of markdown.
+    """
     links = " · ".join(f"[{k}]({ctx.links.file(v)})" for k, v in DOWNLOADS.items())
     return f"Download all results: {links}"
 
 
 def counts(phase: PhaseResult) -> dict[str, int]:
-    """Outcome counts of a phase, from its counts or else from its test records (tests that decide only)."""
+    """Outcome counts of a phase, from its counts or else from its test records (tests that decide only).
+
+    Args:
+        phase: A phase of a result.
+
+    Returns:
+        outcome -> number of tests.
+    """
     out = {k: v for k, v in phase.counts.items()}
     if not any(k in out for k in _RAN) and phase.tests:
         for t in phase.tests:
@@ -77,8 +147,17 @@ def counts(phase: PhaseResult) -> dict[str, int]:
 
 
 def beyond_summary(ctx: Context, phase: PhaseResult | None) -> str:
-    """The conformance tests stricter than the study's prompt: passed / ran. They never decide a
-    trap or a status, so a shortfall is shown as information, not as a failure."""
+    """The conformance tests stricter than the study's prompt: passed / ran.
+
+    They never decide a trap or a status, so a shortfall is shown as information, not as a failure.
+
+    Args:
+        ctx: The page's context.
+        phase: The conformance phase, or None.
+
+    Returns:
+        A marker, or "–" when there are none.
+    """
     c = phase.beyond_counts if phase is not None else {}
     ran = sum(c.get(k, 0) for k in _RAN)
     if not ran:
@@ -89,12 +168,31 @@ def beyond_summary(ctx: Context, phase: PhaseResult | None) -> str:
 
 
 def of(n: int, total: int, noun: str = "") -> str:
-    """ "3 of 4 tests (75%)": a count with its denominator and share."""
+    """"3 of 4 tests (75%)": a count with its denominator and share.
+
+    Args:
+        n: The count.
+        total: The denominator (no share when 0).
+        noun: What is counted.
+
+    Returns:
+        The text.
+    """
     share = f" ({n / total:.0%})" if total else ""
     return f"{n} of {total}{' ' + noun if noun else ''}{share}"
 
 
 def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
+    """One phase in a few words: "conformance 4/4 passed", "own tests timed out: ...".
+
+    Args:
+        ctx: The page's context.
+        phase: The phase, or None when it did not run.
+        label: The phase's name as shown ("own tests", "conformance", "compile").
+
+    Returns:
+        A marker coloured by the phase's outcome.
+    """
     if phase is None:
         return term_mark(ctx, TERMS["not_run"], "", f"{label}: not run")
     c = counts(phase)
@@ -115,6 +213,15 @@ def phase_summary(ctx: Context, phase: PhaseResult | None, label: str) -> str:
 
 
 def trap_summary(ctx: Context, result: Result) -> str:
+    """A result's trap verdicts in a few words: "2 of 3 judged traps avoided; fell in: t_one".
+
+    Args:
+        ctx: The page's context.
+        result: The result.
+
+    Returns:
+        A marker.
+    """
     if not result.traps:
         return mark(ctx, "none", "no trap verdicts")
     terms = {tid: trap_term(v) for tid, v in result.traps.items()}
@@ -140,7 +247,16 @@ _SHORT = {"stale": "stale", "unreadable": "unreadable", "missing": "missing", "a
 
 
 def maintainer_hint(ctx: Context, model: str, cid: str) -> str:
-    """What a maintainer does about a cell without a usable result ('' when nothing)."""
+    """What a maintainer does about a cell without a usable result.
+
+    Args:
+        ctx: The page's context.
+        model: The model id (or `_reference`).
+        cid: The challenge id.
+
+    Returns:
+        The command or step, or '' when there is nothing to do.
+    """
     d = ctx.data
     result = d.result(model, cid)
     if result is not None and d.stale_reason(result):
@@ -157,10 +273,19 @@ def maintainer_hint(ctx: Context, model: str, cid: str) -> str:
 
 
 def state(ctx: Context, model: str, cid: str, short: bool = False) -> tuple[str, str]:
-    """(kind, marker) of a cell without a usable result, or ("result", "") when there is one.
+    """The state of (model, challenge) for a cell: a usable result, or a marker saying why not.
 
-    short: the marker without its reason, for cells whose row already shows it. Maintainer
-    hints (which command to run) never appear here: see maintainer_hint.
+    Maintainer hints (which command to run) never appear here: see `maintainer_hint`.
+
+    Args:
+        ctx: The page's context.
+        model: The model id (or `_reference`).
+        cid: The challenge id.
+        short: The marker without its reason, for cells whose row already shows it.
+
+    Returns:
+        ("result", "") when there is a current result; otherwise (kind, marker) with kind one
+        of stale, unreadable, missing, absent, unattempted.
     """
     d = ctx.data
     result = d.result(model, cid)
@@ -183,6 +308,16 @@ def state(ctx: Context, model: str, cid: str, short: bool = False) -> tuple[str,
 
 
 def status_marker(ctx: Context, result: Result, short: bool = False) -> str:
+    """A result's status as a marker, with its reason unless short or ok.
+
+    Args:
+        ctx: The page's context.
+        result: The result.
+        short: Only the word; the reason goes to the tooltip.
+
+    Returns:
+        A marker.
+    """
     t = result_term(result)
     reason = clean(ctx, result.reason, 120) if result.reason else ""
     if short or result.status == "ok" or not reason:
@@ -191,7 +326,16 @@ def status_marker(ctx: Context, result: Result, short: bool = False) -> str:
 
 
 def evidence(ctx: Context, model: str, cid: str) -> str:
-    """Compile / own tests / conformance / traps, in a few words, for a matrix cell."""
+    """Compile / own tests / conformance / traps, in a few words, for a grade-matrix cell.
+
+    Args:
+        ctx: The page's context.
+        model: The model id.
+        cid: The challenge id.
+
+    Returns:
+        Markers joined by `<br>` on the site, by "; " otherwise.
+    """
     kind, marker = state(ctx, model, cid)
     if kind != "result":
         return marker
@@ -214,7 +358,16 @@ def evidence(ctx: Context, model: str, cid: str) -> str:
 
 
 def glyph_cell(ctx: Context, model: str, cid: str) -> tuple[Term, str]:
-    """One Term summing up a solution for the compact matrix, and the text of its tooltip."""
+    """One Term summing up a solution for the compact matrix, and the text of its tooltip.
+
+    Args:
+        ctx: The page's context.
+        model: The model id.
+        cid: The challenge id.
+
+    Returns:
+        (term, tooltip text).
+    """
     kind, _ = state(ctx, model, cid)
     if kind != "result":
         t = TERMS[_SHORT[kind]]
@@ -241,6 +394,17 @@ def glyph_cell(ctx: Context, model: str, cid: str) -> tuple[Term, str]:
 
 
 def flag_text(ctx: Context, grade: str | None, result: Result | None, compact: bool = False) -> str:
+    """The grade-versus-evidence flags a grade raises, as markers.
+
+    Args:
+        ctx: The page's context (its flags hook decides; none: no flags).
+        grade: The judge's grade, or None.
+        result: The current result, or None.
+        compact: One ⚑ glyph (with a count) instead of each flag's label.
+
+    Returns:
+        The flags' markup, or '' when none.
+    """
     if ctx.flags is None or grade is None or result is None:
         return ""
     found = ctx.flags(grade, result) or []
@@ -259,11 +423,31 @@ def flag_text(ctx: Context, grade: str | None, result: Result | None, compact: b
 
 
 def missing_value(r: Result) -> Term:
-    """Why a result has no value of a metric: not measured, or its status (our gap or the solution's)."""
+    """Why a result has no value of a metric: not measured, or its status (our gap or the solution's).
+
+    Args:
+        r: The result.
+
+    Returns:
+        The vocabulary term to show.
+    """
     return TERMS["not_measured"] if r.status == "ok" else result_term(r)
 
 
 def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | None = None, short: bool = False) -> str:
+    """One metric of one solution for a table cell: the figure, or a marker saying why there is none.
+
+    Args:
+        ctx: The page's context.
+        model: The model id (or `_reference`).
+        cid: The challenge id.
+        metric: The metric's name.
+        spec: A Python format spec; None: 3-4 significant digits (rates as percentages).
+        short: Markers without their reasons.
+
+    Returns:
+        Markdown.
+    """
     kind, marker = state(ctx, model, cid, short)
     if kind != "result":
         return marker
@@ -279,7 +463,15 @@ def metric_cell(ctx: Context, model: str, cid: str, metric: str, spec: str | Non
 
 
 def how_obtained(ctx: Context, r: Result | None) -> str:
-    """How a result was obtained: ran as written, through an adapter, or could not run here and why."""
+    """How a result was obtained: ran as written, through an adapter, or could not run here and why.
+
+    Args:
+        ctx: The page's context.
+        r: The result, or None.
+
+    Returns:
+        Markdown ("–" without a result).
+    """
     if r is None:
         return "–"
     t = result_term(r)
@@ -294,14 +486,30 @@ def how_obtained(ctx: Context, r: Result | None) -> str:
 
 
 def reproduce_command(model: str, cid: str) -> str:
-    """The exact command that re-runs one solution (or control) from scratch."""
+    """The exact command that re-runs one solution (or control) from scratch.
+
+    Args:
+        model: The model id (or `_reference`).
+        cid: The challenge id.
+
+    Returns:
+        A shell command.
+    """
     if model == REFERENCE:
         return f"llmbench validate {cid}"
     return f"llmbench run --model {model} --challenge {cid} --force"
 
 
 def is_rate(metric: str, unit: str) -> bool:
-    """A share of cases (0..1): shown as a percentage, charted on an axis that ends at 100%."""
+    """True for a share of cases (0..1): shown as a percentage, charted on an axis that ends at 100%.
+
+    Args:
+        metric: The metric's name (a rate ends with `_rate`).
+        unit: Its unit ('' or "fraction" for a rate).
+
+    Returns:
+        Whether the metric is a rate.
+    """
     return metric.endswith("_rate") and unit in ("", "fraction")
 
 
@@ -323,7 +531,15 @@ def models_of(ctx: Context, d: Directive, cid: str | None = None) -> list[str]:
 
 
 def legend(ctx: Context, text: str) -> str:
-    """One line per glyph kind that occurs in text, linking to the glossary ('' when none occurs)."""
+    """A legend line for every glyph kind that occurs in text, linking to the Statuses page.
+
+    Args:
+        ctx: The page's context.
+        text: The markdown the legend explains.
+
+    Returns:
+        The legend (a paragraph with class lb-legend on the site), or '' when no glyph occurs.
+    """
     kinds = kinds_in(text)
     entries = [mark(ctx, k.id, esc(k.label)) for k in kinds]
     if FLAG in text:

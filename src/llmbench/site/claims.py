@@ -17,7 +17,14 @@ VERDICT_WORDS = {"confirmed": "confirmed", "contradicted": "contradicted", "unde
 
 
 def verdicts(data: SiteData) -> dict[str, Verdict]:
-    """claim id -> verdict, computed once per build from the current results."""
+    """Every claim's verdict, computed once per build from the current (non-stale) results.
+
+    Args:
+        data: The site data (the verdicts are cached in it).
+
+    Returns:
+        claim id -> verdict.
+    """
     key = ("claim-verdicts",)
     if key not in data._cache:
         out = {}
@@ -31,6 +38,15 @@ def verdicts(data: SiteData) -> dict[str, Verdict]:
 
 
 def verdict_marker(ctx: Context, v: Verdict) -> str:
+    """A claim's verdict as a marker: confirmed, contradicted, not checkable, or undecided and why.
+
+    Args:
+        ctx: The page's context.
+        v: The verdict.
+
+    Returns:
+        A marker.
+    """
     if v.state == "confirmed":
         return mark(ctx, "ok", "confirmed")
     if v.state == "contradicted":
@@ -103,6 +119,15 @@ def _pairs_table(ctx: Context, data: SiteData, claims: Claims, vs: dict[str, Ver
 
 
 def claims_page(data: SiteData, ctx: Context) -> str:
+    """The Claims page: every claim of the study with its verdict, evidence and source, and a filter.
+
+    Args:
+        data: The site data.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     claims = data.claims
     out = ["# Claims of the study, checked\n"]
     if claims is None or not claims.items:
@@ -143,7 +168,17 @@ def claims_page(data: SiteData, ctx: Context) -> str:
 
 
 def solution_claims(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
-    """The claims section of a solution page ('' when the study made none about it)."""
+    """The claims section of a solution page.
+
+    Args:
+        data: The site data.
+        mid: The model id.
+        cid: The challenge id.
+        ctx: The page's context.
+
+    Returns:
+        Markdown, or '' when the study made no claim about this solution.
+    """
     claims = data.claims
     about = claims.about(mid, cid) if claims else []
     if not about:
@@ -162,10 +197,18 @@ def solution_claims(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
 
 def contradicted_claims(data: SiteData, ctx: Context, limit: int = 5, model: str | None = None,
                         challenge: str | None = None, state: str = "contradicted") -> str:
-    """The strongest claims with a verdict (contradicted by default), for the home page.
+    """The strongest claims with one verdict (contradicted by default), for the home page.
 
-    Strongest: behavioural claims (traps, correctness) before test counts, figures and
-    performance; then claims about solutions the judge graded higher.
+    Args:
+        data: The site data.
+        ctx: The page's context.
+        limit: How many to list.
+        model: Only claims about this model.
+        challenge: Only claims about this challenge.
+        verdict: contradicted, confirmed, undecided or not_checkable.
+
+    Returns:
+        A list of claims with their verdicts and evidence, or a marker when there is none.
     """
     claims = data.claims
     if claims is None or not claims.items:

@@ -5,6 +5,14 @@ from ..project import Project
 
 
 def cmd_refresh(args) -> int:
+    """`llmbench refresh FILE...`: re-render live directives in place, print what changed.
+
+    Args:
+        args: The parsed command line (args.files).
+
+    Returns:
+        The exit status.
+    """
     from .refresh import refresh_files
 
     project = Project.find()
@@ -21,6 +29,14 @@ def cmd_refresh(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """`llmbench serve`: serve the site locally, rebuilt on changes.
+
+    Args:
+        args: The parsed command line (args.host, args.port).
+
+    Returns:
+        The exit status.
+    """
     from .serve import serve
 
     serve(Project.find(), host=args.host, port=args.port)
@@ -28,6 +44,12 @@ def cmd_serve(args) -> int:
 
 
 def register(sub, iso=None) -> None:
+    """Add the site's commands (refresh, serve, build) to the llmbench command line.
+
+    Args:
+        sub: The argparse subparsers to add to.
+        iso: Unused here.
+    """
     p = sub.add_parser("refresh", help="re-render the live directives of markdown files in place (e.g. README.md)")
     p.add_argument("files", nargs="+", metavar="FILE", help="markdown files holding <!-- live: ... --> directives")
     p.set_defaults(func=cmd_refresh)
@@ -42,6 +64,14 @@ def register(sub, iso=None) -> None:
 
 
 def cmd_build(args) -> int:
+    """`llmbench build`: build the site into site/.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from .serve import build_site
 
     out = build_site(Project.find())

@@ -29,6 +29,18 @@ MAX_SOURCE_BYTES = 200_000  # larger files are shown truncated
 
 @dataclass(frozen=True)
 class ChallengeInfo:
+    """A challenge as the site shows it: the study's facts and, when the repository has its folder, its spec.
+
+    Attributes:
+        id: The challenge id (its folder name).
+        title: Its title.
+        difficulty: The study's or challenge.toml's difficulty.
+        kind: Its kind (python, cuda...; '' without a folder).
+        summary: One paragraph from challenge.toml.
+        harness: The coding agent of the study's run.
+        spec: The validated challenge.toml, or None when the repository has no folder for it.
+    """
+
     id: str
     title: str
     difficulty: str = ""
@@ -39,11 +51,22 @@ class ChallengeInfo:
 
     @property
     def metric_names(self) -> list[str]:
+        """The names of the metrics its suite measures (none without a spec)."""
         return [m.name for m in self.spec.metrics] if self.spec else []
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A model as the site shows it.
+
+    Attributes:
+        id: The model id (its folder name under solutions/).
+        name: Its display name.
+        provider: Who made it.
+        note: A note from the study or model.toml.
+        in_study: True when the published study graded it.
+    """
+
     id: str
     name: str
     provider: str = ""
@@ -53,6 +76,15 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class SourceFile:
+    """One file of a solution folder, as published.
+
+    Attributes:
+        path: Relative to the solution folder, posix.
+        size: Its size in bytes.
+        text: Its text (at most MAX_SOURCE_BYTES); None when binary or not published.
+        truncated: True when the text stops at MAX_SOURCE_BYTES.
+    """
+
     path: str  # relative to the solution folder, posix
     size: int
     text: str | None  # None: binary or not published
@@ -61,12 +93,32 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class StudyPrompt:
+    """The study's own prompt for a challenge, as imported.
+
+    Attributes:
+        text: The study's PROMPT.md (never part of the repository).
+        models: The models whose copy holds this text.
+    """
+
     text: str  # the study's PROMPT.md as imported (never part of the repository)
     models: tuple[str, ...]  # the models whose copy holds this text
 
 
 @dataclass(frozen=True)
 class SessionStats:
+    """Counts from an agent session log (session.jsonl).
+
+    Attributes:
+        lines: Non-blank lines.
+        records: Lines that are JSON objects.
+        unreadable: Lines that are not.
+        kinds: Records by type or role.
+        tool_calls: Tool calls found in the records.
+        first: The earliest timestamp found ('' when none).
+        last: The latest timestamp found.
+        bytes: The log's size.
+    """
+
     lines: int
     records: int
     unreadable: int
@@ -79,6 +131,22 @@ class SessionStats:
 
 @dataclass
 class SiteData:
+    """Everything the site shows, loaded once per build by `load_site_data`.
+
+    Attributes:
+        root: The repository.
+        study: The published study's facts (data/study.toml), or None.
+        challenges: Challenge id -> info, the study's order first.
+        models: Model id -> info, the published ranking's order first.
+        results: (model, challenge) -> its current result file.
+        unreadable: (model, challenge) -> why its result file was not used.
+        controls: Challenge -> control name (reference, mutant-<trap>, cheat-<name>) -> result.
+        solutions: (model, challenge) -> the solution folder found.
+        publish_sources: False: solution pages show results only.
+        fidelity: Challenge -> its data/fidelity.toml entry.
+        claims: data/claims.toml, validated against these models and challenges.
+    """
+
     root: Path
     study: Study | None
     challenges: dict[str, ChallengeInfo]
@@ -94,24 +162,56 @@ class SiteData:
 
     # ---- lookups -------------------------------------------------------------
     def grade(self, model: str, challenge: str) -> str | None:
+        """The judge's grade of a solution, or None.
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+
+        Returns:
+            The grade as published.
+        """
         return self.study.grade(model, challenge) if self.study else None
 
     def result(self, model: str, challenge: str) -> Result | None:
+        """The result of a solution, or of the reference solution's control run for `_reference`.
+
+        Args:
+            model: The model id, or `_reference`.
+            challenge: The challenge id.
+
+        Returns:
+            The result, or None when there is none (or it was unreadable).
+        """
         if model == REFERENCE:
             return self.controls.get(challenge, {}).get("reference")
         return self.results.get((model, challenge))
 
     def has_page(self, model: str, challenge: str) -> bool:
-        """A solution page exists for the pair: graded, imported or run."""
+        """True when a solution page exists for the pair: graded, imported or run.
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+
+        Returns:
+            Whether the site has the page.
+        """
         key = (model, challenge)
         return key in self.solutions or key in self.results or key in self.unreadable or self.grade(*key) is not None
 
     @cached_property
     def pairs(self) -> list[tuple[str, str]]:
+        """Every (model, challenge) with a solution page, models then challenges in the site's order."""
         return [(m, c) for m in self.models for c in self.challenges if self.has_page(m, c)]
 
     def stale_reason(self, result: Result) -> str:
-        """Why a result no longer describes the current suite ('' when current)."""
+        """Why a result no longer describes the current suite.
+
+        Args:
+            result: A result.
+
+        Returns:
+            The reason and what to do, or '' when it is current.
+        """
         info = self.challenges.get(result.challenge)
         if info and info.spec and result.provenance.suite_version != info.spec.suite_version:
             return (f"stale: measured with suite version {result.provenance.suite_version}, "
@@ -119,7 +219,14 @@ class SiteData:
         return ""
 
     def reported_metrics(self, challenge: str) -> list[str]:
-        """Metric names reported for a challenge by the study or by any solution's own files."""
+        """Metric names reported for a challenge by the study or by any solution's own files.
+
+        Args:
+            challenge: The challenge id.
+
+        Returns:
+            The names, the study's first.
+        """
         names = list(self.study.reported.get(challenge, {})) if self.study else []
         for (m, c), r in self.results.items():
             if c == challenge:
@@ -127,7 +234,16 @@ class SiteData:
         return names
 
     def reported(self, model: str, challenge: str, metric: str) -> tuple[float | str, str, str] | None:
-        """(value, unit, who reported it) or None: the solution's own claim first, then the study's."""
+        """A figure someone else reported: the solution's own claim first, then the study's.
+
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+            metric: The metric's name.
+
+        Returns:
+            (value, unit, who reported it), or None when nobody did.
+        """
         r = self.results.get((model, challenge))
         if r is not None and metric in r.reported:
             rep = r.reported[metric]
@@ -140,13 +256,29 @@ class SiteData:
         return None
 
     def metric_unit(self, challenge: str, metric: str) -> str:
-        """The unit challenge.toml gives a metric ('' when none): a reported figure is in the same unit."""
+        """The unit challenge.toml gives a metric: a reported figure is in the same unit.
+
+        Args:
+            challenge: The challenge id.
+            metric: The metric's name.
+
+        Returns:
+            The unit, or '' when none is given.
+        """
         info = self.challenges.get(challenge)
         spec = info.spec.metric(metric) if info and info.spec else None
         return spec.unit if spec else ""
 
     # ---- solution files (cached: read once per build) ------------------------
     def files(self, model: str, challenge: str) -> list[SourceFile]:
+        """A solution's files, read once per build (heads only: at most MAX_SOURCE_BYTES each).
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+
+        Returns:
+            Its files, sorted by path; [] without a solution folder.
+        """
         key = ("files", model, challenge)
         if key not in self._cache:
             self._cache[key] = self._read_files(model, challenge)
@@ -174,7 +306,14 @@ class SiteData:
 
     def study_prompts(self, challenge: str) -> list[StudyPrompt]:
         """The study's own prompt for a challenge, read from the imported copies
-        (solutions/<model>/<challenge>/PROMPT.md), one entry per distinct text."""
+        (solutions/<model>/<challenge>/PROMPT.md), one entry per distinct text.
+
+        Args:
+            challenge: The challenge id.
+
+        Returns:
+            The distinct texts with the models holding each.
+        """
         key = ("study_prompts", challenge)
         if key not in self._cache:
             groups: dict[str, list[str]] = {}
@@ -189,11 +328,26 @@ class SiteData:
         return self._cache[key]
 
     def notes(self, model: str, challenge: str) -> list[SourceFile]:
-        """The model's own notes (FINAL.md, NOTES.md...) at the top of its solution folder."""
+        """The model's own notes (FINAL.md, NOTES.md...) at the top of its solution folder.
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+
+        Returns:
+            Those files.
+        """
         wanted = {n.lower() for n in NOTE_NAMES}
         return [f for f in self.files(model, challenge) if "/" not in f.path and f.path.lower() in wanted]
 
     def session_stats(self, model: str, challenge: str) -> SessionStats | None:
+        """Counts from the solution's agent session log, read once per build.
+        Args:
+            model: The model id.
+            challenge: The challenge id.
+
+        Returns:
+            The counts, or None without a session.jsonl.
+        """
         key = ("session", model, challenge)
         if key not in self._cache:
             sol = self.solutions.get((model, challenge))
@@ -203,8 +357,17 @@ class SiteData:
 
 
 def read_head(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes from the start of a regular file (a solution may hold a multi-GB
-    checkpoint: never read it whole); b"" for a link, FIFO, device or unreadable file."""
+    """At most `limit` bytes from the start of a regular file.
+
+    A solution may hold a multi-GB checkpoint: it is never read whole.
+
+    Args:
+        path: The file.
+        limit: Bytes to read at most.
+
+    Returns:
+        The bytes; b"" for a link, FIFO, device or unreadable file.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -224,7 +387,17 @@ def read_head(path: Path, limit: int) -> bytes:
 
 
 def session_stats(path: Path) -> SessionStats:
-    """Counts from an agent session log (JSON lines of any shape): records by type, tool calls, time span."""
+    """Counts from an agent session log (JSON lines of any shape): records by type, tool calls, time span.
+
+    Args:
+        path: The session.jsonl file.
+
+    Returns:
+        The counts.
+
+    Raises:
+        OSError: The file cannot be opened.
+    """
     lines = records = unreadable = tool_calls = 0
     kinds: dict[str, int] = {}
     stamps: list[str] = []
@@ -300,6 +473,22 @@ def _read_results(results_dir: Path):
 
 def load_site_data(root: Path, results_dir: Path | None = None, study_path: Path | None = None,
                    publish_sources: bool = True) -> SiteData:
+    """Load everything the site shows: study, challenges, models, solutions, results, controls, claims.
+
+    Args:
+        root: The repository.
+        results_dir: Where results are; default root/results.
+        study_path: The study's facts; default root/data/study.toml.
+        publish_sources: False: solution pages show results only.
+
+    Returns:
+        The site data.
+
+    Raises:
+        ContentError: Contributor content (challenge.toml, model.toml, study, fidelity or claims
+            files) is wrong; the message names the file and the key. Result files a run wrote
+            never raise: unreadable ones are listed in `SiteData.unreadable`.
+    """
     root = Path(root)
     results_dir = results_dir or root / "results"
     study = load_study(study_path or root / "data" / "study.toml")

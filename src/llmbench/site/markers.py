@@ -108,7 +108,15 @@ class Scan:
 
 
 def line_at(text: str, pos: int) -> int:
-    """The 1-based line number of offset pos in text."""
+    """The 1-based line number of an offset.
+
+    Args:
+        text: The text.
+        pos: An offset in it.
+
+    Returns:
+        The line number.
+    """
     return text.count("\n", 0, pos) + 1
 
 

@@ -37,6 +37,17 @@ def _section(title: str, body: str, anchor: str | None = None) -> str:
 
 
 def challenge_page(data: SiteData, cid: str, ctx: Context) -> str:
+    """A challenge's page: facts, prompt, the study's prompt, entry points, traps, fidelity, suite
+    validation, results, traps by model and charts.
+
+    Args:
+        data: The site data.
+        cid: The challenge id.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     info = data.challenges[cid]
     spec = info.spec
     facts = [["Difficulty", esc(info.difficulty or "–")], ["Kind", esc(info.kind or "–")]]
@@ -178,7 +189,15 @@ def _fidelity_section(data: SiteData, cid: str, ctx: Context) -> str:
 
 
 def fidelity_page(data: SiteData, ctx: Context) -> str:
-    """Every difference between the study's prompts and llmbench's suites, per challenge."""
+    """Every difference between the study's prompts and llmbench's suites, per challenge.
+
+    Args:
+        data: The site data.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     repo = _study_link(data)
     src = f"[the published study]({repo})" if repo else "the published study"
     out = ["# Fidelity to the study\n",
@@ -213,6 +232,16 @@ def fidelity_page(data: SiteData, ctx: Context) -> str:
 
 
 def model_page(data: SiteData, mid: str, ctx: Context) -> str:
+    """A model's page: facts, then its grade, evidence and flags per challenge.
+
+    Args:
+        data: The site data.
+        mid: The model id.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     info = data.models[mid]
     facts = [["Provider", esc(info.provider or "–")]]
     if info.note:
@@ -245,6 +274,19 @@ def _size(n: int) -> str:
 
 
 def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
+    """One solution's page: grade, status, tests, traps, metrics, adapter, provenance, notes and files.
+
+    Text the model produced enters only escaped or sanitised, through ctx.raw.
+
+    Args:
+        data: The site data.
+        mid: The model id.
+        cid: The challenge id.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     minfo, cinfo = data.models[mid], data.challenges[cid]
     grade = data.grade(mid, cid)
     kind, marker = state(ctx, mid, cid)
@@ -316,7 +358,15 @@ def solution_page(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
 
 
 def maintainer_note(ctx: Context, hints: list[str]) -> str:
-    """Instructions for maintainers, collapsed so that readers are not addressed by them."""
+    """Instructions for maintainers, collapsed so that readers are not addressed by them.
+
+    Args:
+        ctx: The page's context.
+        hints: One instruction each (markdown).
+
+    Returns:
+        A collapsed note, or '' without hints.
+    """
     if not hints:
         return ""
     items = "\n".join(f"- {h}" for h in hints)
@@ -327,7 +377,14 @@ LOC_RULE = "non-blank, non-comment lines of the code files"
 
 
 def code_lines(f) -> int | None:
-    """Lines of code of one file, counted as the runner counts them (None: not a code file)."""
+    """Lines of code of one file, counted as the runner counts them.
+
+    Args:
+        f: A solution file (`data.SourceFile`).
+
+    Returns:
+        The count, or None for a file that is not code (or not published).
+    """
     from ..runner import CODE_SUFFIXES
 
     if f.text is None or not f.path.endswith(CODE_SUFFIXES):
@@ -336,7 +393,17 @@ def code_lines(f) -> int | None:
 
 
 def loc_text(data: SiteData, mid: str, cid: str, r) -> str:
-    """Lines of code as counted by the run, saying what is counted (the files table shows the same count)."""
+    """Lines of code as counted by the run, saying what is counted (the files table shows the same count).
+
+    Args:
+        data: The site data.
+        mid: The model id.
+        cid: The challenge id.
+        r: The result, or None.
+
+    Returns:
+        Markdown.
+    """
     if not r.loc:
         return "–"
     return f"{r.loc:,} ({LOC_RULE})"
@@ -348,7 +415,14 @@ _C_DEF = re.compile(r"^[ \t]*(?:template[^\n]*\n[ \t]*)?(?:__global__|__device__
 
 
 def defined_names(files) -> list[str]:
-    """Function and class names a solution defines (for search: names, never whole files)."""
+    """Function and class names a solution defines (for search: names, never whole files).
+
+    Args:
+        files: The solution's files (`data.SourceFile`).
+
+    Returns:
+        The names in the order found, without repeats (at most 300).
+    """
     names: list[str] = []
     for f in files:
         if f.text is None:
@@ -483,7 +557,14 @@ def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
 
 
 def statuses_page(ctx: Context) -> str:
-    """The glossary the legends link to: one vocabulary for every page."""
+    """The Statuses page: the glossary the legends link to, one vocabulary for every page.
+
+    Args:
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     return ("# Statuses\n\n"
             "Every state the site shows, with its glyph, word and colour. A glyph stands for one kind of state; "
             "the word says which. **Grey ◌ is our gap**: the harness or this machine could not judge the "
@@ -505,17 +586,43 @@ def _flag_rules() -> str:
 
 
 def challenges_index(data: SiteData, ctx: Context) -> str:
+    """The Challenges index: every challenge with difficulty, kind and trap count.
+
+    Args:
+        data: The site data.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     return "# Challenges\n\n" + render(_d("challenges"), ctx) + "\n"
 
 
 def models_index(data: SiteData, ctx: Context) -> str:
+    """The Models index: every model with provider and what this repository holds of it.
+
+    Args:
+        data: The site data.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     intro = ("Models of the published study and any model whose solutions this repository holds. "
              "Grades are the study's LLM judge's; evidence is llmbench's.")
     return f"# Models\n\n{intro}\n\n" + render(_d("models"), ctx) + "\n"
 
 
 def analysis_index(pages: list[tuple[str, str]], ctx: Context) -> str:
-    """pages: (src_uri, title) of the analysis pages."""
+    """The Analysis index, when analysis/ has no index.md of its own.
+
+    Args:
+        pages: (src_uri, title) of the analysis pages.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     if not pages:
         return "# Analysis\n\nNo analysis pages yet: add markdown files to analysis/.\n"
     items = "\n".join(f"- [{esc(title)}]({ctx.links._rel(uri)})" for uri, title in pages)
@@ -523,6 +630,15 @@ def analysis_index(pages: list[tuple[str, str]], ctx: Context) -> str:
 
 
 def downloads_page(data: SiteData, ctx: Context) -> str:
+    """The Downloads page: the result files and the fields of the result schema.
+
+    Args:
+        data: The site data.
+        ctx: The page's context.
+
+    Returns:
+        The page's markdown.
+    """
     schema = json_schema()
     rows = []
     for name, prop in schema.get("properties", {}).items():
@@ -545,6 +661,14 @@ def downloads_page(data: SiteData, ctx: Context) -> str:
 # ---- download files ----------------------------------------------------------------------
 
 def results_json(data: SiteData) -> str:
+    """downloads/results.json: every solution result, then every control run.
+
+    Args:
+        data: The site data.
+
+    Returns:
+        JSON text (sorted keys: the same results give the same bytes).
+    """
     items = [r.model_dump(mode="json") for _, r in sorted(data.results.items())]
     for cid in sorted(data.controls):
         items += [r.model_dump(mode="json") for _, r in sorted(data.controls[cid].items())]
@@ -552,6 +676,14 @@ def results_json(data: SiteData) -> str:
 
 
 def results_csv(data: SiteData) -> str:
+    """downloads/results.csv: one row per solution result, one column per metric.
+
+    Args:
+        data: The site data.
+
+    Returns:
+        CSV text.
+    """
     import csv
     import io
 
@@ -581,6 +713,14 @@ def results_csv(data: SiteData) -> str:
 
 
 def study_json(data: SiteData) -> str:
+    """downloads/study.json: the published study's facts (source, judge, models, challenges, grades).
+
+    Args:
+        data: The site data.
+
+    Returns:
+        JSON text ("{}" when there is no study).
+    """
     s = data.study
     if s is None:
         return "{}\n"
@@ -593,10 +733,24 @@ def study_json(data: SiteData) -> str:
 
 
 def schema_json() -> str:
+    """downloads/result.schema.json: the JSON schema of a result file.
+
+    Returns:
+        JSON text.
+    """
     return json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"
 
 
 def title_of(markdown: str, fallback: str) -> str:
+    """A page's title: its first level-1 heading.
+
+    Args:
+        markdown: The page's text.
+        fallback: The title when it has none.
+
+    Returns:
+        The title.
+    """
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
     return m.group(1) if m else fallback
 

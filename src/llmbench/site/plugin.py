@@ -52,7 +52,17 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         self.analysis_pages: list[tuple[str, str]] = []
 
     def on_config(self, config):
-        """Load the site data, add the assets, expand the nav's sections."""
+        """Load the site data, add the assets, expand the nav's sections.
+
+        Args:
+            config: mkdocs' configuration.
+
+        Returns:
+            The configuration, changed.
+
+        Raises:
+            PluginError: Contributor content is wrong (the message names the file and key).
+        """
         base = Path(config.config_file_path or ".").resolve().parent
         self.root = (base / self.config.root).resolve() if self.config.root else base
         try:
@@ -73,7 +83,18 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         return config
 
     def on_files(self, files: Files, *, config) -> Files:
-        """Add the generated pages, the downloads, the assets and the analysis folder's files."""
+        """Add the generated pages, the downloads, the assets and the analysis folder's files.
+
+        Args:
+            files: The files mkdocs found in docs/.
+            config: mkdocs' configuration.
+
+        Returns:
+            The files with ours added.
+
+        Raises:
+            PluginError: A file in docs/ would hide a generated page.
+        """
         self.generated = {}
 
         def add(uri: str, make) -> None:
@@ -116,7 +137,20 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         return ctx, shown
 
     def on_page_markdown(self, markdown: str, *, page, config, files) -> str:
-        """A generated page's markdown, or a written page with its live directives rendered."""
+        """A generated page's markdown, or a written page with its live directives rendered.
+
+        Args:
+            markdown: The page's markdown (front matter removed).
+            page: The page.
+            config: mkdocs' configuration.
+            files: The site's files.
+
+        Returns:
+            The markdown mkdocs converts.
+
+        Raises:
+            PluginError: A directive is wrong (file and line named).
+        """
         uri = page.file.src_uri
         ctx, shown = self._context(page)
         if uri in self.generated:
@@ -135,7 +169,17 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             raise PluginError(f"llmbench: {exc}") from None
 
     def on_page_content(self, html: str, *, page, config, files) -> str:
-        """Restore the page's raw HTML, give the theme an escaped title, add a glyph legend where needed."""
+        """Restore the page's raw HTML, give the theme an escaped title, add a glyph legend where needed.
+
+        Args:
+            html: The page's HTML after conversion.
+            page: The page.
+            config: mkdocs' configuration.
+            files: The site's files.
+
+        Returns:
+            The page's HTML.
+        """
         # The theme prints a page's title unescaped (meta.title) or through `striptags`, which
         # turns &lt; back into <: give it the heading's text escaped, as meta.title.
         heading = getattr(page, "_title_from_render", None)
@@ -148,7 +192,16 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         return html + page_legend(html, url, page.file.src_uri)
 
     def on_serve(self, server, *, config, builder):
-        """Rebuild when content outside docs/ changes: analysis, challenges, results, solutions..."""
+        """Rebuild when content outside docs/ changes: analysis, challenges, results, solutions...
+
+        Args:
+            server: mkdocs' live-reload server.
+            config: mkdocs' configuration.
+            builder: mkdocs' rebuild function.
+
+        Returns:
+            The server.
+        """
         for name in WATCHED:
             folder = self.root / name
             if folder.is_dir():

@@ -22,7 +22,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(\[])")
 
 
 def unbacked_results(markdown: str) -> list[tuple[int, str]]:
-    """(line, sentence) for each sentence stating a result that no live directive backs."""
+    """The sentences of an analysis page stating a result that no live directive backs.
+
+    Args:
+        markdown: The page's text.
+
+    Returns:
+        (line, sentence) for each such sentence.
+    """
     found = scan(markdown)
     blanks = sorted([(a, b, False) for a, b in found.code]
                     + [(sp.start, sp.end, True) for sp in found.spans if not sp.directive.inline]

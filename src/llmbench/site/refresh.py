@@ -7,13 +7,14 @@ inline SVG. A second refresh changes nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import ContentError
 from ..project import Project
 from ..store import write_atomic
-from .data import SiteData, load_site_data
 from .cache import ChartStore
+from .data import SiteData, load_site_data
 from .context import Context, default_flags
 from .directives import render
 from .links import AbsoluteLinks
@@ -37,7 +38,17 @@ def _yaml_loader():
 
 
 def mkdocs_settings(root: Path) -> dict:
-    """site_url, use_directory_urls and the llmbench plugin's options from root/mkdocs.yml."""
+    """site_url, use_directory_urls and the llmbench plugin's options from root/mkdocs.yml.
+
+    Args:
+        root: The repository.
+
+    Returns:
+        {"site_url": ..., "use_directory_urls": ..., "options": {...}}.
+
+    Raises:
+        ContentError: mkdocs.yml is missing or is not valid YAML.
+    """
     import yaml
 
     path = root / "mkdocs.yml"
@@ -61,6 +72,17 @@ def mkdocs_settings(root: Path) -> dict:
 
 
 def load_for_refresh(root: Path) -> tuple[SiteData, dict]:
+    """The site data and mkdocs settings `llmbench refresh` needs.
+
+    Args:
+        root: The repository.
+
+    Returns:
+        (site data, settings from `mkdocs_settings`).
+
+    Raises:
+        ContentError: mkdocs.yml or contributor content is wrong.
+    """
     settings = mkdocs_settings(root)
     opts = settings["options"]
     base = (root / opts["root"]).resolve() if opts.get("root") else root
@@ -70,8 +92,24 @@ def load_for_refresh(root: Path) -> tuple[SiteData, dict]:
 
 
 def refresh_text(text: str, data: SiteData, site_url: str, path: str = "<text>",
-                 use_directory_urls: bool = True, flags=None, charts: ChartStore | None = None) -> str:
-    """text with every live directive re-rendered for GitHub (absolute links, no inline SVG)."""
+                 use_directory_urls: bool = True, flags: Callable | None = None, charts: ChartStore | None = None) -> str:
+    """text with every live directive re-rendered for GitHub (absolute links, no inline SVG).
+
+    Args:
+        text: Markdown.
+        data: The site data.
+        site_url: The published site's address.
+        path: The file, for error messages.
+        use_directory_urls: mkdocs' setting of that name.
+        flags: The grade-versus-evidence flag hook, or None.
+        charts: A chart store shared across files (charts become links on GitHub).
+
+    Returns:
+        The text; only what follows each directive up to its closing marker changed.
+
+    Raises:
+        ContentError: site_url is not set, or a directive is wrong (file and line named).
+    """
     if not site_url:
         raise ContentError("mkdocs.yml", "site_url is not set: refresh links to the published site, so set it "
                            "(or the environment variable LLMBENCH_SITE_URL)")
@@ -80,11 +118,21 @@ def refresh_text(text: str, data: SiteData, site_url: str, path: str = "<text>",
     return replace(text, lambda d: render(d, ctx), path)
 
 
-def refresh_files(paths, project: Project | None = None) -> list[Path]:
-    """Re-render the live directives of each file in place; returns the files that changed.
+def refresh_files(paths: Iterable[str | Path], project: Project | None = None) -> list[Path]:
+    """Re-render the live directives of each file in place.
 
     Contributor mistakes (unknown directive, model, metric; an orphan closing marker) raise
-    ContentError with file:line, before any file is written.
+    before any file is written.
+
+    Args:
+        paths: The files.
+        project: The repository; default: found from the working directory.
+
+    Returns:
+        The files that changed.
+
+    Raises:
+        ContentError: A file is missing, or holds a wrong directive (file and line named).
     """
     project = project or Project.find()
     data, settings = load_for_refresh(project.root)

@@ -22,7 +22,10 @@ def _show_mkdocs_log() -> None:
 def serve(project: Project | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the site, rebuilding on changes to docs/, analysis/, challenges/, results/ (and more).
 
-    The site is served under the path of site_url (e.g. http://127.0.0.1:8000/llmbench/).
+    Args:
+        project: The repository; default: found from the working directory.
+        host: The address to listen on.
+        port: The port.
     """
     from mkdocs.commands.serve import serve as mkdocs_serve
 
@@ -33,7 +36,19 @@ def serve(project: Project | None = None, host: str = "127.0.0.1", port: int = 8
 
 
 def build_site(project: Project | None = None, site_dir: Path | None = None, strict: bool = True) -> Path:
-    """Build the site (like `mkdocs build --strict`); returns the site folder."""
+    """Build the site like `mkdocs build --strict`.
+
+    Args:
+        project: The repository; default: found from the working directory.
+        site_dir: Where to build; default: mkdocs.yml's site_dir.
+        strict: Fail on warnings (broken links, unbacked figures).
+
+    Returns:
+        The site folder.
+
+    Raises:
+        mkdocs.exceptions.Abort: The build failed; mkdocs logged why.
+    """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 

@@ -30,12 +30,27 @@ _ATTR_UNSAFE = re.compile(r"[^A-Za-z0-9 \u0080-\U0010ffff]")
 
 
 def plain(text: object) -> str:
-    """Untrusted text without control characters (tabs and newlines kept)."""
+    """Untrusted text without control characters (tabs and newlines kept).
+
+    Args:
+        text: Anything; str() is taken.
+
+    Returns:
+        The text with each control character replaced by U+FFFD.
+    """
     return _CONTROL.sub("\ufffd", str(text))
 
 
 def esc(text: object, limit: int | None = 240) -> str:
-    """One line of untrusted text, safe inside markdown (table cells included) and HTML."""
+    """One line of untrusted text, safe inside markdown (table cells included) and HTML.
+
+    Args:
+        text: Anything; str() is taken.
+        limit: Characters kept (an ellipsis marks the cut); None for all.
+
+    Returns:
+        Whitespace collapsed to single spaces, markdown and HTML specials escaped.
+    """
     s = " ".join(plain(text).split())
     if limit is not None and len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
@@ -51,18 +66,42 @@ def _line_start(m: re.Match) -> str:
 
 
 def nav_title(text: object) -> str:
-    """A title for the theme's navigation, which prints it as HTML without escaping it."""
+    """A title for the theme's navigation, which prints it as HTML without escaping it.
+
+    Args:
+        text: A page or model name.
+
+    Returns:
+        The name on one line, HTML-escaped.
+    """
     return html.escape(" ".join(plain(text).split()), quote=True)
 
 
 def esc_html(text: object) -> str:
-    """Untrusted text for HTML text or a quoted attribute value, inert as markdown too: a
-    raw tag in a markdown page is still parsed as markdown around and inside it."""
+    """Untrusted text for HTML text or a quoted attribute value, inert as markdown too.
+
+    A raw tag in a markdown page is still parsed as markdown around and inside it, so every
+    character but letters, digits and spaces becomes an entity.
+
+    Args:
+        text: Anything; str() is taken.
+
+    Returns:
+        The escaped text.
+    """
     return _ATTR_UNSAFE.sub(lambda m: f"&#{ord(m.group(0))};", plain(text))
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A markdown pipe table; cells must already be escaped single-line markdown."""
+    """A markdown pipe table.
+
+    Args:
+        headers: Header cells.
+        rows: Rows of cells; every cell already escaped single-line markdown.
+
+    Returns:
+        The table, or '' without rows.
+    """
     if not rows:
         raise ValueError("a table needs rows; render a visible marker instead")
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
@@ -73,7 +112,16 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def fmt_number(value: float | int | str, unit: str = "", spec: str | None = None) -> str:
-    """A figure for reading: 3 significant digits, scientific for very small or large values."""
+    """A figure for reading: 3-4 significant digits, scientific for very small or large values.
+
+    Args:
+        value: The figure (a string is escaped and kept as is).
+        unit: Appended after a space when given.
+        spec: A Python format spec that overrides the default.
+
+    Returns:
+        The text.
+    """
     if isinstance(value, str):
         text = value
     elif isinstance(value, float) and not math.isfinite(value):
@@ -90,12 +138,28 @@ def fmt_number(value: float | int | str, unit: str = "", spec: str | None = None
 
 
 def pre(text: str, cls: str = "lb-log") -> str:
-    """Untrusted text as an escaped preformatted block (HTML)."""
+    """Untrusted text as an escaped preformatted block.
+
+    Args:
+        text: The text (a log, an output).
+        cls: The block's class.
+
+    Returns:
+        HTML.
+    """
     return f'<pre class="{cls}"><code>{html.escape(plain(text))}</code></pre>'
 
 
 def highlight(source: str, filename: str) -> str:
-    """Source code as highlighted HTML (Pygments classes that the theme colours)."""
+    """Source code as highlighted HTML (Pygments classes that the theme colours).
+
+    Args:
+        source: Untrusted source text.
+        filename: Its file name, which picks the lexer (plain text when none fits).
+
+    Returns:
+        HTML.
+    """
     from pygments import highlight as pyg_highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import TextLexer, get_lexer_for_filename
@@ -142,7 +206,14 @@ def _sanitise_tree(root: etree.Element) -> None:
 
 
 def sanitised_markdown(text: str) -> str:
-    """Untrusted markdown (a model's notes) as HTML with raw HTML escaped and links made safe."""
+    """Untrusted markdown (a model's notes) as HTML: raw HTML escaped, links to the web only, no images.
+
+    Args:
+        text: The markdown.
+
+    Returns:
+        HTML, headings demoted below the page's own.
+    """
     import markdown
     from markdown.treeprocessors import Treeprocessor
 
@@ -158,6 +229,15 @@ def sanitised_markdown(text: str) -> str:
 
 
 def code(text: str) -> str:
-    """Inline code for any text: entity-escaped, never backslash-escaped (a code span shows
-    backslashes literally); markdown parses the inside of a raw <code> tag, so esc_html."""
+    """Inline code for any text: entity-escaped, never backslash-escaped.
+
+    A code span shows backslashes literally, and markdown parses the inside of a raw
+    `<code>` tag, so the text goes through `esc_html`.
+
+    Args:
+        text: Untrusted text.
+
+    Returns:
+        A `<code>` element.
+    """
     return f"<code>{esc_html(text)}</code>"

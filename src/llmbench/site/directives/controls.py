@@ -11,6 +11,10 @@ from .registry import directive
 @directive("controls", args={"challenge": "challenge"}, required=("challenge",),
            help="suite validation: the reference, each trap's mutant and the cheat controls")
 def controls(d: Directive, ctx: Context) -> str:
+    """`controls`: suite validation: the reference, each trap's mutant, the cheats, and the flake rate.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     cid = d.text("challenge")
     spec = data.challenges[cid].spec

@@ -11,6 +11,10 @@ from .registry import directive
 @directive("provenance", args={"model": "model", "challenge": "challenge"},
            help="when, where and with what the results were produced")
 def provenance(d: Directive, ctx: Context) -> str:
+    """`provenance`: when, where and with what the results (or one result) were produced.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     m, cid = d.text("model"), d.text("challenge")
     if m and cid:
@@ -46,6 +50,10 @@ def provenance(d: Directive, ctx: Context) -> str:
 
 @directive("study", help="the published study's facts: source, commit, judge, models, challenges")
 def study(d: Directive, ctx: Context) -> str:
+    """`study`: the published study's facts.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     s = ctx.data.study
     if s is None:
         return mark(ctx, "none", "no study data (data/study.toml is absent)")
@@ -61,6 +69,10 @@ def study(d: Directive, ctx: Context) -> str:
 
 @directive("challenges", help="every challenge with difficulty, kind and trap count")
 def challenges(d: Directive, ctx: Context) -> str:
+    """`challenges`: every challenge with difficulty, kind, trap count and the study's coding agent.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     rows = []
     for cid, info in ctx.data.challenges.items():
         spec = info.spec
@@ -74,6 +86,10 @@ def challenges(d: Directive, ctx: Context) -> str:
 
 @directive("models", help="every model with provider and what this repository holds of it")
 def models(d: Directive, ctx: Context) -> str:
+    """`models`: every model with its provider and what this repository holds of it.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     rows = []
     for mid, info in ctx.data.models.items():
         n_sol = sum(1 for (m, _c) in ctx.data.solutions if m == mid)
@@ -89,4 +105,8 @@ def models(d: Directive, ctx: Context) -> str:
 
 @directive("downloads", inline=True, help="links to the results as JSON, CSV and the schema")
 def downloads(d: Directive, ctx: Context) -> str:
+    """`downloads`: links to all results as JSON and CSV and to their schema, inline.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     return downloads_line(ctx)

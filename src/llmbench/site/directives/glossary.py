@@ -11,13 +11,20 @@ from .registry import directive
 
 @directive("legend", args={"kinds": "|".join(KINDS)}, help="a legend of the status glyphs")
 def legend_directive(d: Directive, ctx: Context) -> str:
+    """`legend`: a one-line legend of the status glyphs, linking to the Statuses page.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     kinds = d.items("kinds") or tuple(KINDS)
     return legend(ctx, "".join(KINDS[k].glyph for k in kinds) + FLAG)
 
 
 @directive("statuses", help="the status vocabulary: every glyph, word and colour, and whose doing")
 def statuses(d: Directive, ctx: Context) -> str:
-    """The glossary: every kind (glyph, colour, meaning) and every word a reader can meet."""
+    """`statuses`: the glossary: every kind (glyph, colour, meaning) and every word a reader can meet.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     rows = []
     for k in KINDS.values():
         words = [t for t in TERMS.values() if t.kind == k.id]

@@ -16,6 +16,10 @@ from .registry import directive
                                  "compact": "true|false"},
            help="judge grades (rows: challenges, columns: models) with llmbench's evidence beside each")
 def grade_matrix(d: Directive, ctx: Context) -> str:
+    """`grade-matrix`: the judge's grades, rows challenges and columns models, with llmbench's evidence beside each.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     models = models_of(ctx, d)
     cids = list(d.items("challenges") or data.challenges)
@@ -68,6 +72,10 @@ def grade_matrix(d: Directive, ctx: Context) -> str:
 @directive("ranking", args={"source": "published|evidence"},
            help="the published ranking, verbatim and in order (source=evidence: ranked by measurements)")
 def ranking(d: Directive, ctx: Context) -> str:
+    """`ranking`: the published ranking verbatim and in order, or (source=evidence) ranked by measurements.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     if d.text("source", "published") == "evidence":
         return _evidence_ranking(ctx)
@@ -115,7 +123,10 @@ def _evidence_ranking(ctx: Context) -> str:
 
 @directive("contradicted", help="grades the evidence contradicts, one line each with its reason")
 def contradicted(d: Directive, ctx: Context) -> str:
-    """Grades the evidence contradicts: one line each with its reason and a link to the solution page."""
+    """`contradicted`: the grades the evidence contradicts, one line each with its reason.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     if ctx.flags is None:
         return mark(ctx, "none", "no grade-versus-evidence rules available")
@@ -144,6 +155,13 @@ def contradicted(d: Directive, ctx: Context) -> str:
                            "model": "model", "challenge": "challenge"},
            help="the study's claims with one verdict (default: contradicted), strongest first")
 def claims(d: Directive, ctx: Context) -> str:
+    """`claims`: the study's claims with one verdict, strongest first.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+
+    Raises:
+        ContentError: limit= is not a whole number of at least 1.
+    """
     from ..claims import contradicted_claims
 
     limit = d.text("limit", "5")

@@ -57,6 +57,15 @@ def _missing_text(bars) -> str:
 
 
 def chart_anchor(metric: str, source: str) -> str:
+    """The id of a chart's heading on a challenge page (the link target of a chart on GitHub).
+
+    Args:
+        metric: The metric's name.
+        source: "measured" or "reported".
+
+    Returns:
+        The anchor.
+    """
     return f"chart-{'reported-' if source == 'reported' else ''}{metric}"
 
 
@@ -64,6 +73,10 @@ def chart_anchor(metric: str, source: str) -> str:
                           "models": "models", "scale": "auto|linear|log", "title": "text"},
            required=("challenge", "metric"), help="a bar chart of one metric across models")
 def chart(d: Directive, ctx: Context) -> str:
+    """`chart`: a bar chart of one metric across models (inline SVG; a link to it on GitHub).
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     cid, metric = d.text("challenge"), d.text("metric")
     source = d.text("source", "measured")
     label = f"{metric} ({'reported, not reproduced' if source == 'reported' else 'measured by llmbench'})"
@@ -92,6 +105,10 @@ def chart(d: Directive, ctx: Context) -> str:
                           "source": "measured|reported", "format": "text"},
            required=("model", "challenge", "metric"), inline=True, help="one figure, inline")
 def value(d: Directive, ctx: Context) -> str:
+    """`value`: one figure, inline: measured, or reported and labelled with who reported it.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     m, cid, metric = d.text("model"), d.text("challenge"), d.text("metric")
     spec = d.text("format")

@@ -127,7 +127,14 @@ class Registry:
         self._specs.pop(name, None)
 
     def get(self, name: str) -> DirectiveSpec | None:
-        """The spec registered under name, or None."""
+        """The spec registered under a name.
+
+        Args:
+            name: The directive's name.
+
+        Returns:
+            Its spec, or None.
+        """
         return self._specs.get(name)
 
     def names(self) -> list[str]:

@@ -14,6 +14,10 @@ from .registry import directive
 @directive("results", args={"challenge": "challenge", "models": "models"}, required=("challenge",),
            help="one challenge: status, own tests, conformance, traps, key metrics, adapter per model")
 def results(d: Directive, ctx: Context) -> str:
+    """`results`: one challenge's results table: grade, status, own tests, conformance, traps, metrics, how obtained.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     cid = d.text("challenge")
     info = data.challenges[cid]
@@ -43,7 +47,14 @@ def results(d: Directive, ctx: Context) -> str:
 
 
 def how_explains(r) -> bool:
-    """True when the "How obtained" column already says why the result could not run."""
+    """True when the "How obtained" column already says why the result could not run.
+
+    Args:
+        r: A result.
+
+    Returns:
+        Whether the status cell can stay short.
+    """
     from ...vocabulary import result_term
 
     return result_term(r).gap or r.status == "not_runnable"
@@ -52,6 +63,10 @@ def how_explains(r) -> bool:
 @directive("traps", args={"challenge": "challenge", "models": "models"}, required=("challenge",),
            help="one challenge: trap x model verdicts")
 def traps(d: Directive, ctx: Context) -> str:
+    """`traps`: one challenge's trap x model verdicts.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     data = ctx.data
     cid = d.text("challenge")
     info = data.challenges[cid]
@@ -83,6 +98,10 @@ def traps(d: Directive, ctx: Context) -> str:
 @directive("tests", args={"model": "model", "challenge": "challenge", "phase": "all|own_tests|conformance"},
            required=("model", "challenge"), help="every test of one solution with outcome, trap and message")
 def tests(d: Directive, ctx: Context) -> str:
+    """`tests`: every test of one solution with its outcome, trap, duration and message.
+
+    A `Renderer` (see `registry.Renderer` for its arguments and contract).
+    """
     m, cid = d.text("model"), d.text("challenge")
     kind, marker = state(ctx, m, cid)
     if kind != "result":

@@ -16,6 +16,7 @@ The server exits when its input closes (the harness ended or closed it).
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -257,6 +258,10 @@ def serve() -> None:
         sys.path.pop(0)
     set_title("llmbench fork server (starts trusted pytest runs)")
     _preload()
+    # What is imported now stays as it is in every child: out of the collector's sight, so that
+    # a child's collections neither walk it nor copy its pages (copy-on-write).
+    gc.collect()
+    gc.freeze()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)

@@ -140,14 +140,15 @@ def test_short_beams_end_with_eos(solution, inputs):
 
 @pytest.mark.prompt("Requirement 5: score = accumulated_logprob / len(seq)^alpha")
 @pytest.mark.parametrize("alpha", [0.6, 1.0])
-def test_scores_are_penalised_sums(solution, inputs, alpha):
-    prompts = make_prompts(41, [3, 5])
-    model, got = search(solution, inputs, 41, prompts, 3, 10, alpha)
-    for prompt, item in zip(prompts, got):
-        for tokens, score in item:
-            total = sequence_logprob(model, prompt, tokens)
-            assert abs(score - total / len(tokens) ** alpha) < 1e-9, (
-                f"score {score} of {tokens} is not summed logprob {total} / len^{alpha}")
+def test_scores_are_penalised_sums(solution, inputs, alpha, seeds):
+    for seed in (41, *seeds):
+        prompts = make_prompts(seed, [3, 5])
+        model, got = search(solution, inputs, seed, prompts, 3, 10, alpha)
+        for prompt, item in zip(prompts, got):
+            for tokens, score in item:
+                total = sequence_logprob(model, prompt, tokens)
+                assert abs(score - total / len(tokens) ** alpha) < 1e-9, (
+                    f"seed {seed}: score {score} of {tokens} is not summed logprob {total} / len^{alpha}")
 
 
 @pytest.mark.prompt("the minimal language model the prompt asks to simulate (vocab 1000)")

@@ -34,17 +34,21 @@ def test_small_causal_matches_naive(solution, record_metric, inputs):
 
 
 @pytest.mark.prompt("Requirement 3 with causal=False")
-def test_non_causal_matches_naive(solution, inputs):
-    inputs("Q,K,V = standard normal, seed 1, shape (2,3,192,32); tile 64, causal=False")
-    Q, K, V = qkv(1, (2, 3, 192, 32))
-    check(run(solution, Q, K, V, 64, causal=False), naive_attention(Q, K, V, causal=False), "non-causal")
+def test_non_causal_matches_naive(solution, inputs, seeds):
+    for seed in (1, *seeds):
+        inputs(f"Q,K,V = standard normal, seed {seed}, shape (2,3,192,32); tile 64, causal=False")
+        Q, K, V = qkv(seed, (2, 3, 192, 32))
+        check(run(solution, Q, K, V, 64, causal=False), naive_attention(Q, K, V, causal=False),
+              f"non-causal, seed {seed}")
 
 
 @pytest.mark.prompt("Requirement 3 on any (B,H,N,D) input, here float32")
-def test_float32_inputs(solution, inputs):
-    inputs("Q,K,V = standard normal, seed 2, shape (1,2,256,64), float32; tile 64, causal=True")
-    Q, K, V = qkv(2, (1, 2, 256, 64), dtype=np.float32)
-    check(run(solution, Q, K, V, 64, causal=True), naive_attention(Q, K, V, causal=True), "float32 inputs")
+def test_float32_inputs(solution, inputs, seeds):
+    for seed in (2, *seeds):
+        inputs(f"Q,K,V = standard normal, seed {seed}, shape (1,2,256,64), float32; tile 64, causal=True")
+        Q, K, V = qkv(seed, (1, 2, 256, 64), dtype=np.float32)
+        check(run(solution, Q, K, V, 64, causal=True), naive_attention(Q, K, V, causal=True),
+              f"float32 inputs, seed {seed}")
 
 
 @pytest.mark.prompt("Requirement 1: the online softmax recurrence")

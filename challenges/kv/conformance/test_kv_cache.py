@@ -74,30 +74,35 @@ def test_api_shapes_and_lengths(solution, inputs):
     assert run.decode[0].shape[0] == 1
 
 
-def test_cached_decoding_equals_full_forward(solution, record_metric, inputs):
+def test_cached_decoding_equals_full_forward(solution, record_metric, inputs, seeds):
     # The whole contract on one sequence: prefill 7 tokens, decode 9 more; every decode output
     # must equal the last position of the same model's full forward pass over that prefix.
-    inputs("seed=1 one sequence of 16 tokens: prefill 7, decode 9; full forward = fresh model, one prefill of the prefix")
-    rng = np.random.default_rng(1)
-    seq = rng.integers(0, vocab(solution), 16)
-    run = drive(solution, [seq[:7]], [seq[7:]], 32)
-    try:
-        want = np.stack([full_forward_last(solution, seq[: p + 1], 32) for p in range(7, 16)])
-    except NoRows as exc:
-        pytest.skip(str(exc))
-    record_metric("max_rel_error", rel_err(run.decode[0], want))
-    near("decode after prefill vs full forward", run.decode[0], want, TOL)
+    # The metric is seed 1's; the public seeds and the build's secret seed follow.
+    for seed in (1, *seeds):
+        inputs(f"seed={seed} one sequence of 16 tokens: prefill 7, decode 9; full forward = fresh model, "
+               "one prefill of the prefix")
+        rng = np.random.default_rng(seed)
+        seq = rng.integers(0, vocab(solution), 16)
+        run = drive(solution, [seq[:7]], [seq[7:]], 32)
+        try:
+            want = np.stack([full_forward_last(solution, seq[: p + 1], 32) for p in range(7, 16)])
+        except NoRows as exc:
+            pytest.skip(str(exc))
+        if seed == 1:
+            record_metric("max_rel_error", rel_err(run.decode[0], want))
+        near(f"seed {seed}: decode after prefill vs full forward", run.decode[0], want, TOL)
 
 
-def test_cache_grows_by_one_position_per_step(solution, not_offered, inputs):
-    inputs("seed=2 B=3 prompts of 2, 6, 4 tokens; 10 decode steps; cache_lengths() after each")
+def test_cache_grows_by_one_position_per_step(solution, not_offered, inputs, seeds):
     not_offered("ragged_prefill")
-    rng = np.random.default_rng(2)
     v = vocab(solution)
-    prompts = [rng.integers(0, v, n) for n in (2, 6, 4)]
-    run = drive(solution, prompts, rng.integers(0, v, (3, 10)), 32)
-    want = [[2 + s, 6 + s, 4 + s] for s in range(11)]   # prompt lengths right after prefill, then +1 per step
-    assert run.lengths == want, f"cache_lengths() over the run: {run.lengths}, expected {want}"
+    for seed in (2, *seeds):
+        inputs(f"seed={seed} B=3 prompts of 2, 6, 4 tokens; 10 decode steps; cache_lengths() after each")
+        rng = np.random.default_rng(seed)
+        prompts = [rng.integers(0, v, n) for n in (2, 6, 4)]
+        run = drive(solution, prompts, rng.integers(0, v, (3, 10)), 32)
+        want = [[2 + s, 6 + s, 4 + s] for s in range(11)]   # prompt lengths right after prefill, then +1 per step
+        assert run.lengths == want, f"seed {seed}: cache_lengths() over the run: {run.lengths}, expected {want}"
 
 
 def test_seeds_and_distributions(solution, inputs, seeds):

@@ -167,12 +167,14 @@ def test_scale_is_not_differentiated(solution, not_offered, inputs):
 
 
 @pytest.mark.prompt("Training procedure: the forward uses the ternary weights")
-def test_backward_dx_uses_projected_weight(solution, not_offered, inputs):
+def test_backward_dx_uses_projected_weight(solution, not_offered, inputs, seeds):
     not_offered("make_ternary_linear")
-    inputs("seed=7 W (5, 256), x (2, 7, 256), dy (2, 7, 5), group_size=128")
-    W, x, dy, W_eff, dx, dW = _layer_case(solution, 7)
-    # rtol 1e-5: float32 accuracy (the study's solutions are MLX, float32 by default)
-    np.testing.assert_allclose(dx, dy @ W_eff, rtol=1e-5, atol=1e-9, err_msg="dx must be dy @ W_eff")
+    for seed in (7, *seeds):
+        inputs(f"seed={seed} W (5, 256), x (2, 7, 256), dy (2, 7, 5), group_size=128")
+        W, x, dy, W_eff, dx, dW = _layer_case(solution, seed)
+        # rtol 1e-5: float32 accuracy (the study's solutions are MLX, float32 by default)
+        np.testing.assert_allclose(dx, dy @ W_eff, rtol=1e-5, atol=1e-9,
+                                   err_msg=f"seed {seed}: dx must be dy @ W_eff")
 
 
 @pytest.mark.prompt("Ternary weight format (groups of 128) and training procedure (STE, constant scale)")

@@ -1,6 +1,6 @@
 """Stand-in for llmbench.conformance.plugin, for GPU checks of the fuse suite where the full
 harness (pydantic, bubblewrap) is not installed: the solution is loaded IN-PROCESS through
-llmbench.kinds.cuda.load_entry_points, with no sandbox. Use it only on trusted code (our
+llmbench.kinds.cuda.load_for_challenge, with no sandbox. Use it only on trusted code (our
 reference and its mutants).
 
     PYTHONPATH=src:bench python3 -m pytest challenges/fuse/conformance -p fuse_local_plugin \
@@ -53,7 +53,7 @@ class LocalSolution:
         # Build in a copy: the loader writes .llmbench_build/ into the folder it is given.
         self.copy = Path(tempfile.mkdtemp(prefix="fuse-local-")) / folder.name
         shutil.copytree(folder, self.copy, symlinks=True)
-        self.entries = cuda.load_entry_points(self.copy, adapter)
+        self.entries = cuda.load_for_challenge(self.copy, adapter, Path(__file__).resolve().parents[1] / "challenges" / "fuse")
         self.load_s = time.perf_counter() - start
 
     def __getattr__(self, name):

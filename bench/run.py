@@ -216,7 +216,7 @@ def bare_worker_seconds(root: Path, cid: str, tries: int = 3) -> float:
     times = []
     for _ in range(tries):
         t0 = time.perf_counter()
-        proxy = SolutionProxy(WorkerConfig(solution=c.reference_dir, support=c.path, kind=c.kind))
+        proxy = SolutionProxy(WorkerConfig(solution=c.reference_dir, support=c.path, **c.kind_impl.worker_fields(c.kind_options)))
         try:
             proxy.has("no_such_entry_point")
         finally:

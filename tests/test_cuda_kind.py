@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from llmbench.kinds import cuda
+from llmbench.sandbox import RunOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cuda"
@@ -27,6 +28,7 @@ sys.path.insert(0, str(FUSE / "conformance"))
 import fuse_model as fm  # noqa: E402
 import fuse_oracle as oracle  # noqa: E402
 
+ENTRY, BENCH_ENTRY = "fused_softmax_topk", "benchmark_fused_softmax_topk"  # challenges/fuse/host.py
 needs_nvcc = pytest.mark.skipif(cuda.nvcc_path() is None, reason="nvcc not found")
 FAKE_GPU = {"name": "fake", "driver": "0", "memory_mb": 0, "compute_cap": "9.0"}
 
@@ -45,9 +47,9 @@ def test_main_and_entry_detection_ignore_comments_and_strings():
     assert not cuda.has_main("// int main() is below\n/* main( */ const char* s = \"main(\";")
     assert not cuda.has_main("void obj.main(); int x = a->main(1); void ns::main();")
     assert cuda.defines_entry('extern "C" int fused_softmax_topk(const float* l, int r, int v, int k,\n'
-                              "    int* i, float* p) {\n return 0; }")
-    assert not cuda.defines_entry("int fused_softmax_topk(const float*, int, int, int, int*, float*);")
-    assert not cuda.defines_entry("rc = fused_softmax_topk(d, 1, 2, 3, i, p);")
+                              "    int* i, float* p) {\n return 0; }", ENTRY)
+    assert not cuda.defines_entry("int fused_softmax_topk(const float*, int, int, int, int*, float*);", ENTRY)
+    assert not cuda.defines_entry("rc = fused_softmax_topk(d, 1, 2, 3, i, p);", ENTRY)
 
 
 def test_depfile_and_diagnostic_filtering(tmp_path):
@@ -89,7 +91,8 @@ def test_arch_and_gpu_detection(monkeypatch, tmp_path):
 
 
 def test_phases_without_nvcc_or_gpu(monkeypatch):
-    monkeypatch.setattr(cuda, "nvcc_path", lambda: None)
+    for module in (cuda.compile, cuda.own_programs):  # the phases' own references
+        monkeypatch.setattr(module, "nvcc_path", lambda: None)
     calls = []
 
     def run(argv, **kw):
@@ -107,8 +110,9 @@ def test_own_programs_cannot_steer_the_trusted_side_through_the_build_folder(mon
     """Issue 13: the build folder was inside the solution's copy: a program of the solution
     could replace it with a link, and the trusted side then deleted and read through it.
     nvcc and the programs are simulated (no nvcc needed); the first program attacks."""
-    monkeypatch.setattr(cuda, "nvcc_path", lambda: "/opt/fake/nvcc")
-    monkeypatch.setattr(cuda, "toolkit_root", lambda: None)
+    for module in (cuda.own_programs, cuda.build):
+        monkeypatch.setattr(module, "nvcc_path", lambda: "/opt/fake/nvcc")
+    monkeypatch.setattr(cuda.own_programs, "toolkit_root", lambda: None)
     solution = tmp_path / "solution"
     solution.mkdir()
     for name in ("a_test.cu", "b_test.cu"):
@@ -139,7 +143,7 @@ def test_own_programs_cannot_steer_the_trusted_side_through_the_build_folder(mon
                     for name in ("own_1.d",):
                         (folder / name).unlink(missing_ok=True)
                         (folder / name).symlink_to(outside / "secret.d")
-        return cuda.LocalOutcome(0, False, "", "", "", 0.01)
+        return RunOutcome(0, False, 0.01, "", "")
 
     phase = cuda.own_programs_phase(solution, run, gpu=FAKE_GPU, timeout_s=60)
     assert sorted(p.name for p in outside.iterdir()) == ["own_1.d", "secret.d"], "deleted through a swapped link"
@@ -245,24 +249,24 @@ def test_worker_library_from_solution_and_from_adapter(tmp_path):
     needs a device (here: a clear CUDA error without one)."""
     sol = tmp_path / "ref"
     shutil.copytree(FUSE / "reference", sol)
-    entries = cuda.load_entry_points(sol, None)
-    assert set(entries) == {cuda.ENTRY, cuda.BENCH_ENTRY}
+    entries = cuda.load_for_challenge(sol, None, FUSE)
+    assert set(entries) == {ENTRY, BENCH_ENTRY}
     built = list((sol / cuda.BUILD_DIR).glob("*.so"))
     assert len(built) == 1
-    assert cuda.load_entry_points(sol, None).keys() == entries.keys()  # cached build reused
+    assert cuda.load_for_challenge(sol, None, FUSE).keys() == entries.keys()  # cached build reused
     assert list((sol / cuda.BUILD_DIR).glob("*.so")) == built
     if cuda.detect_gpu() is None:
         with pytest.raises(cuda.CudaError):
-            entries[cuda.ENTRY](np.zeros((2, 100), dtype=np.float32), 5)
+            entries[ENTRY](np.zeros((2, 100), dtype=np.float32), 5)
     else:
         logits = np.random.default_rng(0).standard_normal((3, 1000)).astype(np.float32)
-        assert oracle.check(logits, 10, *entries[cuda.ENTRY](logits, 10)) == []
+        assert oracle.check(logits, 10, *entries[ENTRY](logits, 10)) == []
 
     renamed = tmp_path / "renamed"
     shutil.copytree(FIXTURES / "renamed_kernel", renamed)
-    assert cuda.load_entry_points(renamed, None) == {}  # no canonical symbol: needs an adapter
-    entries = cuda.load_entry_points(renamed, FIXTURES / "renamed_adapter")
-    assert set(entries) == {cuda.ENTRY, cuda.BENCH_ENTRY}
+    assert cuda.load_for_challenge(renamed, None, FUSE) == {}  # no canonical symbol: needs an adapter
+    entries = cuda.load_for_challenge(renamed, FIXTURES / "renamed_adapter", FUSE)
+    assert set(entries) == {ENTRY, BENCH_ENTRY}
 
 
 # -- the reference algorithm, modelled in NumPy ---------------------------------------------

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .errors import ContentError, positive_number, read_toml, skip_link, toml_present
 
-KINDS = ("python", "cuda", "training")
 TRAP_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_LIMITS = {
@@ -61,6 +60,17 @@ class Challenge:
     reported_aliases: dict = field(default_factory=dict)
     # generic cheat controls applied to the reference (llmbench.cheats); [cheats] generic = [...]
     generic_cheats: tuple[str, ...] = ()
+    # the kind's own table in challenge.toml ([<kind>]), checked by the kind
+    kind_options: dict = field(default_factory=dict)
+    # prompt_files = [...]: data files the prompt needs (checked against the folder by llmbench.scaffold)
+    prompt_files: tuple[str, ...] = ()
+
+    @property
+    def kind_impl(self):
+        """The registered `llmbench.kinds.Kind` this challenge's kind names."""
+        from .kinds import kind_for
+
+        return kind_for(self.kind)
 
     @property
     def prompt_path(self) -> Path:
@@ -116,6 +126,23 @@ class Challenge:
         return [*self.generic_cheats, *(n for n in self.cheat_patches() if n not in self.generic_cheats)]
 
 
+def check_limits(path: Path, table) -> dict:
+    """A ``[limits]`` table (challenge.toml, or an adapter.toml raising limits for its solution).
+
+    Returns:
+        The limits given, each a positive finite number.
+
+    Raises:
+        ContentError: Not a table, an unknown limit, or a value that is not a positive number.
+    """
+    if not isinstance(table, dict):
+        raise ContentError(path, "[limits] must be a table")
+    for key, value in table.items():
+        if key not in DEFAULT_LIMITS:
+            raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
+    return {key: positive_number(path, key, value) for key, value in table.items()}
+
+
 def _need(data: dict, key: str, path: Path, kind=str):
     if key not in data:
         raise ContentError(path, f"missing required key '{key}'; add it (see docs/contributing/challenges.md)")
@@ -134,8 +161,16 @@ def load_challenge(folder: Path) -> Challenge:
     if cid != folder.name:
         raise ContentError(path, f"id '{cid}' must equal the folder name '{folder.name}'")
     kind = _need(data, "kind", path)
-    if kind not in KINDS:
-        raise ContentError(path, f"unknown kind '{kind}'; valid kinds: {', '.join(KINDS)}")
+    from .kinds import kind_for, kind_names  # the registry imports the phases, which import this module
+
+    if kind not in kind_names():
+        raise ContentError(path, f"unknown kind '{kind}'; valid kinds: {', '.join(kind_names())}")
+    kind_options = data.get(kind, {})
+    if not isinstance(kind_options, dict):
+        raise ContentError(path, f"[{kind}] must be a table")
+    problem = kind_for(kind).check_options(kind_options, folder)
+    if problem:
+        raise ContentError(path, problem)
 
     def table_list(key: str) -> list[dict]:
         items = data.get(key, [])
@@ -177,14 +212,10 @@ def load_challenge(folder: Path) -> Challenge:
         if better not in ("lower", "higher", "none"):
             raise ContentError(path, f"metric '{name}': better must be lower, higher or none")
         metrics.append(MetricSpec(name, item.get("unit", ""), better, item.get("description", "")))
-    limits = dict(DEFAULT_LIMITS)
-    extra = data.get("limits", {})
-    if not isinstance(extra, dict):
-        raise ContentError(path, "[limits] must be a table")
-    for key, value in extra.items():
-        if key not in DEFAULT_LIMITS:
-            raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
-        limits[key] = positive_number(path, key, value)
+    limits = {**DEFAULT_LIMITS, **check_limits(path, data.get("limits", {}))}
+    listed = data.get("prompt_files", [])
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        raise ContentError(path, "'prompt_files' must be a list of paths relative to the challenge folder")
     reported = data.get("reported", {})
     if not isinstance(reported, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in reported.values()):
@@ -205,12 +236,14 @@ def load_challenge(folder: Path) -> Challenge:
         title=_need(data, "title", path),
         difficulty=data.get("difficulty", ""),
         kind=kind,
+        kind_options=dict(kind_options),
         summary=data.get("summary", ""),
         suite_version=str(data.get("suite_version", "1")),
         entry_points=tuple(entry_points),
         traps=tuple(traps),
         metrics=tuple(metrics),
         limits=limits,
+        prompt_files=tuple(listed),
     )
 
 

@@ -7,12 +7,11 @@ decides it; nobody types a verdict. `resolve` is pure: a claim and a result in, 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ContentError
+from .errors import ContentError, read_toml
 from .schema import Result
 
 CLAIMS_FILE = Path("data") / "claims.toml"
@@ -150,11 +149,8 @@ def load_claims(path: Path, models: set[str] | list[str], challenges: Mapping[st
     """
     if not path.exists():
         return None
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+    data = read_toml(path)  # the one reader of contributor TOML (no links, size-capped)
+    text = path.read_text(encoding="utf-8")  # only to point at the line of a mistake
     unknown_top = sorted(set(data) - {"claims", "read"})
     if unknown_top:
         raise ContentError(path, f"unknown top-level key(s) {', '.join(unknown_top)}; "

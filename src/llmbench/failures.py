@@ -294,7 +294,7 @@ GAP_STATUSES = ("needs_adapter", "missing_dependency", "compiled_not_run", "harn
 JUDGING_PHASES = ("conformance", "own_tests")
 
 
-def overall_status(phases: Mapping, traps: Mapping) -> tuple[str, str]:
+def overall_status(phases: Mapping, traps: Mapping, judging: tuple[str, ...] = JUDGING_PHASES) -> tuple[str, str]:
     """(Status, reason) of a whole result from its phases (objects with .name/.status/.reason)
     and trap verdicts (objects with .status).
 
@@ -302,6 +302,9 @@ def overall_status(phases: Mapping, traps: Mapping) -> tuple[str, str]:
     compile error, a hang) decides the status even when another phase hit a gap. Never "ok"
     unless a phase that judges behaviour ran: compilation alone gives compiled_not_run, a
     run where only some phases or entry points could run gives partial.
+
+    `judging` names the phases that judge behaviour (a kind's phases say which, see
+    `llmbench.phases.base.Phase.judges_behaviour`).
     """
     comp = phases.get("compile")
     conf = phases.get("conformance")
@@ -326,7 +329,7 @@ def overall_status(phases: Mapping, traps: Mapping) -> tuple[str, str]:
         return "timeout", f"own tests: {own.reason}"
     if conf is not None and conf.status == "not_runnable":
         return "not_runnable", conf.reason
-    judged = [p for p in phases.values() if p.name in JUDGING_PHASES and p.status in ("ok", "partial")]
+    judged = [p for p in phases.values() if p.name in judging and p.status in ("ok", "partial")]
     if comp is not None and comp.status == "ok" and not judged:
         why = (conf.reason if conf is not None else "") or (own.reason if own is not None else "")
         return "compiled_not_run", why or "compiled; nothing else could run here"

@@ -18,19 +18,9 @@ from .solution import IGNORED_NAMES
 SOLUTION, ADAPTER, SUITE = "solution files", "adapter", "suite"
 HARNESS, ISOLATION, ENVIRONMENT, TOOLCHAIN, LIMITS = "harness version", "isolation", "environment", "toolchain", "limits"
 COMPONENTS = (SOLUTION, ADAPTER, SUITE, HARNESS, ISOLATION, ENVIRONMENT, TOOLCHAIN, LIMITS)
-# Components each phase reads. The suite is the challenge folder without reference/,
-# mutants/ and cheats/ (inputs of the controls, never read by the conformance tests).
-PHASE_INPUTS = {
-    "compile": (HARNESS, SOLUTION, ISOLATION, TOOLCHAIN, LIMITS),
-    "own_tests": (HARNESS, SOLUTION, ISOLATION, ENVIRONMENT, TOOLCHAIN, LIMITS),
-    "conformance": (HARNESS, SOLUTION, ADAPTER, SUITE, ISOLATION, ENVIRONMENT, TOOLCHAIN, LIMITS),
-}
-# The limits each phase obeys (challenge.toml [limits], raised per solution by its adapter).
-PHASE_LIMITS = {
-    "compile": ("own_tests_timeout_s",),
-    "own_tests": ("own_tests_timeout_s", "memory_mb"),
-    "conformance": ("call_timeout_s", "memory_mb", "conformance_timeout_s"),
-}
+# Each phase names the components it reads and the limits it obeys (`llmbench.phases.base.Phase`).
+# The suite is the challenge folder without reference/, mutants/ and cheats/ (inputs of the
+# controls, never read by the conformance tests).
 NOT_SUITE = ("reference", "mutants", "cheats")
 
 
@@ -87,23 +77,29 @@ def input_components(solution: Path, adapter: Path | None, challenge: Path, env:
     }
 
 
-def _phase_values(phase: str, inputs: dict[str, str]) -> list[tuple[str, str]]:
+def _phase_values(phase, inputs: dict[str, str]) -> list[tuple[str, str]]:
     out = []
-    for name in PHASE_INPUTS[phase]:
+    for name in phase.inputs:
         value = inputs.get(name, "")
         if name == LIMITS:
             try:
                 all_limits = json.loads(value) if value else {}
             except ValueError:
                 all_limits = {}
-            value = json.dumps({k: all_limits.get(k) for k in PHASE_LIMITS[phase]}, sort_keys=True)
+            value = json.dumps({k: all_limits.get(k) for k in phase.limits}, sort_keys=True)
         out.append((name, value))
     return out
 
 
-def phase_key(phase: str, inputs: dict[str, str], run: str = "") -> str:
-    """The key of one phase: a hash of the components it reads (and which run it is)."""
-    h = hashlib.sha256(f"phase:{phase}\0run:{run}\0".encode())
+def phase_key(phase, inputs: dict[str, str], run: str = "") -> str:
+    """The key of one phase: a hash of the components it reads (and which run it is).
+
+    Args:
+        phase: A `llmbench.phases.base.Phase` (its name, inputs and limits).
+        inputs: The run's components (`input_components`).
+        run: Which run (``solution:``, ``mutant:<trap>``, ...).
+    """
+    h = hashlib.sha256(f"phase:{phase.name}\0run:{run}\0".encode())
     for name, value in _phase_values(phase, inputs):
         h.update(f"{name}={value}\0".encode())
     return h.hexdigest()
@@ -117,7 +113,7 @@ def result_key(phase_keys: dict[str, str], run: str = "") -> str:
     return h.hexdigest()
 
 
-def changed_components(phase: str, old: dict[str, str], new: dict[str, str]) -> list[str]:
+def changed_components(phase, old: dict[str, str], new: dict[str, str]) -> list[str]:
     """The components of `phase` whose values differ between two runs' inputs."""
     if not old:
         return []

@@ -1,6 +1,8 @@
 """Provenance of a run: versions, machine, isolation."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime as _dt
 import functools
 import hashlib
@@ -15,6 +17,9 @@ import numpy as np
 import llmbench
 
 from .schema import Provenance
+
+if TYPE_CHECKING:
+    from .kinds import Kind
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,29 +56,22 @@ def blas_threads() -> int | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def gpu_facts() -> dict:
-    """GPU name, driver and nvcc version; empty strings when absent."""
-    try:
-        from .kinds import cuda
+def environment_facts(isolation: str, kind: "Kind") -> dict:
+    """The environment facts that can change outcomes: part of every result key.
 
-        gpu = cuda.detect_gpu() or {}
-        nvcc = cuda.nvcc_version() or ""
-    except Exception:  # noqa: BLE001 - the cuda kind module is optional
-        gpu, nvcc = {}, ""
-    return {"gpu": gpu.get("name", ""), "driver": gpu.get("driver", ""), "nvcc": nvcc}
-
-
-def environment_facts(isolation: str, kind: str) -> dict:
-    """The environment facts that can change outcomes: part of every result key."""
+    Args:
+        isolation: The sandbox's short isolation name.
+        kind: The challenge's kind, which adds its own facts (a GPU's name, a compiler's version).
+    """
     facts = {"isolation": isolation, "numpy": np.__version__, "python": platform.python_version()}
-    if kind == "cuda":
-        facts.update(gpu_facts())
+    facts.update(kind.environment_facts())
     return facts
 
 
-def provenance(root: Path, suite_version: str, isolation: str, kind: str) -> Provenance:
-    g = gpu_facts() if kind == "cuda" else {"gpu": "", "driver": "", "nvcc": ""}
+def provenance(root: Path, suite_version: str, isolation: str, kind: "Kind") -> Provenance:
+    """Where and how a result was produced (recorded in it; shown on the site)."""
+    facts = kind.environment_facts()
+    g = {name: facts.get(name, "") for name in ("gpu", "driver", "nvcc")}
     return Provenance(
         llmbench_version=llmbench.__version__,
         harness_version=llmbench.HARNESS_VERSION,

@@ -17,19 +17,40 @@ from pathlib import Path
 from . import cheats, failures
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
-from .kinds import PHASES
 from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
-from .phases.conformance import check_trap_marks, fork_server, run_conformance
-from .phases.own_tests import run_own_tests
+from .phases.base import RunContext
+from .phases.conformance import check_trap_marks, fork_server
 from .project import Project
 from .provenance import environment_facts, provenance
 from .reported import extract_reported
-from .sandbox import Sandbox
+from .sandbox import ProcessRegistry, Sandbox
 from .schema import AdapterInfo, FileInfo, PhaseResult, Result, TrapVerdict
 from .solution import NO_ADAPTER, REFERENCE, Adapter, discover_solutions, solution_files
 from .store import ResultStore
 
-STOPPING = threading.Event()  # set on Ctrl-C: running jobs start no further phase
+
+
+@dataclass
+class RunSession:
+    """The state of one `llmbench run`, owned by it: the stop flag and the live processes.
+
+    Attributes:
+        stopping: Set on Ctrl-C (or any abort): running jobs start no further phase, and
+            their results are not stored.
+        processes: The sandboxed processes started by this run's phases, killed on abort.
+    """
+
+    stopping: threading.Event = field(default_factory=threading.Event)
+    processes: ProcessRegistry = field(default_factory=ProcessRegistry)
+
+    def abort(self) -> None:
+        """Stop everything: no new phase starts; trusted test runs stop gracefully (their
+        workers' clean-up must run), then every sandboxed process of this run is killed."""
+        from .phases import conformance
+
+        self.stopping.set()  # before killing: a job whose phase is killed must not start the next one
+        conformance.stop(conformance.ACTIVE)
+        self.processes.kill_all()
 
 
 @dataclass
@@ -52,9 +73,13 @@ class Job:
     why: list = field(default_factory=list)  # why it re-runs: changed components, or "no result yet"
 
     @property
+    def phases(self) -> list:
+        """The phases this run has (its challenge's kind decides; controls run no own tests)."""
+        return self.challenge.kind_impl.phases_for(self.run_kind)
+
+    @property
     def phase_names(self) -> list[str]:
-        """The phases this run has: controls run no own tests."""
-        return [p for p in PHASES[self.challenge.kind] if p != "own_tests" or self.run_kind == "solution"]
+        return [p.name for p in self.phases]
 
     @property
     def rerun_phases(self) -> list[str]:
@@ -139,7 +164,7 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
                 for name in c.cheat_names:
                     plan.jobs.append(Job(c, REFERENCE, c.reference_dir, run_kind="cheat", trap=name))
     for job in plan.jobs:
-        key_job(job, environment_facts(sandbox_iso, job.challenge.kind))
+        key_job(job, environment_facts(sandbox_iso, job.challenge.kind_impl))
         if force:
             job.why = ["--force"]
             continue
@@ -155,7 +180,7 @@ def key_job(job: Job, env: dict) -> None:
     job.inputs = input_components(job.source, job.adapter.path, job.challenge.path, env, limits,
                                   patch=job.patch, trap=job.trap, extra=extra)
     run = f"{job.run_kind}:{job.trap or ''}"
-    job.phase_keys = {p: phase_key(p, job.inputs, run) for p in job.phase_names}
+    job.phase_keys = {p.name: phase_key(p, job.inputs, run) for p in job.phases}
     job.key = result_key(job.phase_keys, run)
 
 
@@ -170,18 +195,19 @@ def plan_reuse(job: Job, store: ResultStore) -> None:
         job.cached = True
         return
     why: list[str] = []
-    for phase in job.phase_names:
+    for p in job.phases:
+        phase = p.name
         before = old.phases.get(phase)
         # A harness error is ours, never a verdict worth keeping.
         if before is not None and before.key == job.phase_keys[phase] and before.status != "harness_error":
             job.reuse[phase] = before.model_copy(update={
                 "reused_from": before.reused_from or f"{old.provenance.date} (commit {old.provenance.commit})"})
             continue
-        changed = changed_components(phase, old.inputs, job.inputs)
+        changed = changed_components(p, old.inputs, job.inputs)
         if not old.inputs:
             changed = ["recorded without per-phase keys"]
         why += [c for c in changed if c not in why]
-    if "conformance" in job.reuse:
+    if any(p.decides_traps and p.name in job.reuse for p in job.phases):
         job.reused_traps, job.reused_metrics = dict(old.traps), dict(old.metrics)
     job.why = why
 
@@ -283,16 +309,30 @@ def materialise_generic_cheat(job: Job, copy: Path) -> Adapter:
     return Adapter(folder, notes=f"generic cheat {job.trap}")
 
 
-def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
+def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSession | None" = None) -> Result:
+    """Run one job's phases (reusing those whose key is unchanged) and return its result.
+
+    Args:
+        job: The planned run.
+        project: The repository.
+        isolation: auto, bwrap or fallback.
+        session: The `llmbench run` this job belongs to (its stop flag and live processes);
+            a fresh one when None.
+
+    Returns:
+        The result; a harness bug is a ``harness_error`` result, never an exception.
+
+    Raises:
+        ContentError: A contributor's file is wrong (a mutant patch that does not apply).
+    """
+    session = session or RunSession()
     start = time.monotonic()
     c = job.challenge
-    gpu = False
-    if c.kind == "cuda":
-        from .kinds import cuda
-
-        gpu = cuda.detect_gpu() is not None
-    sandbox = Sandbox(isolation, gpu=gpu)
-    limits = {**c.limits, **job.adapter.limits}  # an adapter may raise a limit for its solution  # the GPU's /dev/nvidia* are bound only for cuda challenges
+    kind = c.kind_impl
+    device = kind.device() if kind.uses_device else None
+    # The accelerator's device files are bound only for kinds that use one, and only when present.
+    sandbox = Sandbox(isolation, gpu=device is not None, processes=session.processes)
+    limits = {**c.limits, **job.adapter.limits}  # an adapter may raise a limit for its solution
     phases: dict[str, PhaseResult] = {}
     traps: dict[str, TrapVerdict] = {}
     metrics = {}
@@ -304,38 +344,23 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
             tmp_mutant = source = materialise_mutant(job)
             if job.run_kind == "cheat" and job.patch is None:
                 adapter = materialise_generic_cheat(job, source)
-        for phase in job.phase_names:
-            if STOPPING.is_set():  # interrupted: this result is never stored
+        ctx = RunContext(challenge=c, source=source, adapter=adapter, run_kind=job.run_kind, trap=job.trap,
+                         sandbox=sandbox, limits=limits, device=device, stopping=session.stopping)
+        for phase in job.phases:
+            if session.stopping.is_set():  # interrupted: this result is never stored
                 break
-            if phase in job.reuse:  # same inputs as a stored phase: its verdict stands
-                phases[phase] = job.reuse[phase]
-                if phase == "conformance":
+            if phase.name in job.reuse:  # same inputs as a stored phase: its verdict stands
+                phases[phase.name] = job.reuse[phase.name]
+                if phase.decides_traps:
                     traps, metrics = dict(job.reused_traps), dict(job.reused_metrics)
                 continue
-            if phase == "own_tests":
-                if c.kind == "cuda":
-                    from .kinds import cuda
-
-                    phases[phase] = cuda.own_programs_phase(source, _runner(sandbox), gpu=cuda.detect_gpu(),
-                                                            timeout_s=limits["own_tests_timeout_s"])
-                else:
-                    phases[phase] = run_own_tests(source, sandbox, limits["own_tests_timeout_s"],
-                                                  int(limits["memory_mb"]))
-            elif phase == "compile":
-                from .kinds import cuda
-
-                phases[phase] = cuda.compile_phase(source, _runner(sandbox), timeout_s=limits["own_tests_timeout_s"])
-            elif phase == "conformance" and job.adapter.no_adapter and job.run_kind == "solution":
-                why = f"no adapter: {job.adapter.no_adapter}"
-                phases[phase] = PhaseResult(name="conformance", status="needs_adapter", reason=why)
-                traps = {t.id: TrapVerdict(status="not_run", reason=why, cause="protocol_mismatch") for t in c.traps}
-            elif phase == "conformance":
-                # A cheat runs the whole suite and stops at its first failing test (caught).
-                phases[phase], traps, metrics = run_conformance(
-                    c, source, adapter, sandbox.mode, only_trap=job.trap if job.run_kind == "mutant" else None,
-                    limits=limits, maxfail=1 if job.run_kind == "cheat" else None)
-            phases[phase].key = job.phase_keys.get(phase, "")
-        status, reason = overall_status(phases, traps)  # no_adapter: needs_adapter, our gap
+            outcome = phase.run(ctx)
+            phases[phase.name] = outcome.result
+            if phase.decides_traps:
+                traps, metrics = outcome.traps, outcome.metrics
+            phases[phase.name].key = job.phase_keys.get(phase.name, "")
+        judging = tuple(p.name for p in job.phases if p.judges_behaviour)
+        status, reason = overall_status(phases, traps, judging)  # no_adapter: needs_adapter, our gap
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
         infos, loc = file_infos(source)
     except ContentError:
@@ -351,24 +376,14 @@ def execute(job: Job, project: Project, isolation: str = "auto") -> Result:
                   mutant_trap=job.trap if job.run_kind == "mutant" else None,
                   cheat=job.trap if job.run_kind == "cheat" else None, status=status,
                   reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
-                  provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, c.kind), key=job.key,
+                  provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, kind), key=job.key,
                   inputs=job.inputs, duration_s=round(time.monotonic() - start, 3))
 
 
-def _runner(sandbox: Sandbox):
-    """run(argv, workdir, timeout_s) for kind modules: a non-Python command in the sandbox."""
-    from .sandbox import Limits
-
-    def run(argv, *, workdir: Path, timeout_s: float, memory_mb: int | None = None, ro=(), rw=()):
-        return sandbox.run(list(argv), workdir=workdir, limits=Limits(wall_s=timeout_s, memory_mb=memory_mb),
-                           ro=list(ro), rw=list(rw), python=False)
-
-    return run
-
-
-def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict]) -> tuple[str, str]:
+def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict],
+                   judging: tuple[str, ...] = failures.JUDGING_PHASES) -> tuple[str, str]:
     """The result's status word (see schema.STATUS_MEANING); rules in llmbench.failures."""
-    return failures.overall_status(phases, traps)
+    return failures.overall_status(phases, traps, judging)
 
 
 def verdict_signature(result: Result) -> str:
@@ -381,14 +396,16 @@ def is_flaky(result: Result) -> bool:
     return len(set(result.repeat_verdicts)) > 1
 
 
-def execute_repeated(job: Job, project: Project, isolation: str, repeat: int) -> Result:
+def execute_repeated(job: Job, project: Project, isolation: str, repeat: int,
+                     session: RunSession | None = None) -> Result:
     """Run a job `repeat` times; the first result, carrying every run's verdict."""
-    first = execute(job, project, isolation)
+    session = session or RunSession()
+    first = execute(job, project, isolation, session)
     verdicts = [verdict_signature(first)]
     for _ in range(repeat - 1):
-        if STOPPING.is_set():
+        if session.stopping.is_set():
             break
-        verdicts.append(verdict_signature(execute(job, project, isolation)))
+        verdicts.append(verdict_signature(execute(job, project, isolation, session)))
     if repeat > 1:
         first.repeat_verdicts = verdicts
     return first
@@ -403,14 +420,14 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
-    STOPPING.clear()
+    session = RunSession()
     # One secret seed per build for the suites' multi-seed tests; each result records it.
     os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
 
     def one(job: Job) -> Result:
-        if on_start and not STOPPING.is_set():
+        if on_start and not session.stopping.is_set():
             on_start(job)
-        return execute_repeated(job, project, isolation, max(1, repeat))
+        return execute_repeated(job, project, isolation, max(1, repeat), session)
 
     # Trusted pytest runs fork from one pre-imported process while the plan runs (started now,
     # ahead of the first conformance phase); it stops after the pool's last job.
@@ -427,17 +444,6 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
         except BaseException:
             for f in futures:
                 f.cancel()
-            STOPPING.set()  # before killing: a job whose phase is killed must not start the next one
-            kill_active()
+            session.abort()
             raise
     return results
-
-
-def kill_active() -> None:
-    from .phases import conformance
-
-    from .sandbox import kill_all_active
-
-    conformance.stop(conformance.ACTIVE)  # gracefully: their workers' cleanup must run
-    kill_all_active()
-

@@ -6,23 +6,18 @@ not run until the model's files are added next to them.
 """
 from __future__ import annotations
 
-import re
 import shutil
-import tomllib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .project import Project
+from .prompt_copies import PRIVATE, is_prompt_copy, is_scaffold_only, prompt_files  # noqa: F401 - re-exported
 from .solution import check_model_id
 from .study import STUDY_FILE, StudyModel, load_study
 
 # Order of the difficulty guide; unknown difficulties follow, alphabetically.
 DIFFICULTY_ORDER = ("Easy", "Medium", "Hard", "Extra Hard", "Open-ended research")
-# Trusted parts of a challenge folder: never handed to the model.
-PRIVATE = {"challenge.toml", "support.py", "conformance", "reference", "mutants", "PROMPT.md"}
-# Relative paths written in the prompt, e.g. `corpus/corpus.txt` or [text](data/x.txt).
-_PATH_IN_TEXT = re.compile(r"[`(\[]\s*((?:\./)?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*)\s*[`)\]]")
 
 
 def known_models(project: Project) -> dict[str, StudyModel]:
@@ -44,77 +39,6 @@ def model_toml_text(model_id: str, info: StudyModel | None, origin: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _inside(challenge: Challenge, rel: str) -> Path | None:
-    """challenge.path / rel when it is a file inside the folder and not a trusted part."""
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or pure.parts[0] in PRIVATE:
-        return None
-    path = challenge.path / pure
-    if path.is_symlink() or not path.is_file():
-        return None
-    return path
-
-
-def prompt_files(challenge: Challenge) -> list[str]:
-    """Data files the prompt needs, relative to the challenge folder.
-
-    Two sources: a `prompt_files = [...]` list in challenge.toml (explicit, checked), and
-    relative paths the prompt itself mentions that name a file in the folder (so a corpus
-    the prompt points to travels with it even when nobody listed it).
-    """
-    out: list[str] = []
-    toml_path = challenge.path / "challenge.toml"
-    listed = []
-    if toml_path.exists():
-        with toml_path.open("rb") as fh:
-            listed = tomllib.load(fh).get("prompt_files", [])
-        if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
-            raise ContentError(toml_path, "'prompt_files' must be a list of paths relative to the challenge folder")
-    for rel in listed:
-        if _inside(challenge, rel) is None:
-            raise ContentError(toml_path, f"prompt_files: '{rel}' is not a file of this challenge folder "
-                                          "(outside conformance/, reference/, mutants/)")
-        out.append(PurePosixPath(rel).as_posix())
-    for match in _PATH_IN_TEXT.finditer(challenge.prompt):
-        rel = PurePosixPath(match.group(1)).as_posix()
-        if rel not in out and _inside(challenge, rel) is not None:
-            out.append(rel)
-    return out
-
-
-def is_prompt_copy(folder: Path, rel: Path, challenge: Challenge | None) -> bool:
-    """folder/rel is PROMPT.md or an unchanged copy of one of the challenge's prompt data files."""
-    name = rel.as_posix()
-    if name == "PROMPT.md":
-        return True
-    if challenge is None or name not in prompt_files(challenge):
-        return False
-    path = folder / rel
-    return not path.is_symlink() and path.is_file() and _same_bytes(path, challenge.path / rel)
-
-
-def is_scaffold_only(folder: Path, challenge: Challenge | None) -> bool:
-    """True when folder holds no attempt: only PROMPT.md and unchanged copies of the prompt's data files.
-
-    A folder new-model wrote (or a study folder the model never worked in) is not a solution.
-    """
-    from .solution import solution_files
-
-    return all(is_prompt_copy(folder, rel, challenge) for rel in solution_files(folder))
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
-
-
 def difficulty_guide(challenges: dict[str, Challenge]) -> str:
     """Challenges grouped by difficulty, easiest first: what to give a new model first."""
     groups: dict[str, list[Challenge]] = {}
@@ -128,7 +52,7 @@ def difficulty_guide(challenges: dict[str, Challenge]) -> str:
     for level in sorted(groups, key=order):
         lines.append(f"  {level}:")
         for ch in sorted(groups[level], key=lambda c: c.id):
-            extra = " [needs a CUDA GPU]" if ch.kind == "cuda" else ""
+            extra = ch.kind_impl.scaffold_note
             lines.append(f"    {ch.id:<22} {ch.title}{extra}")
     return "\n".join(lines)
 

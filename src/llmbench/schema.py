@@ -86,7 +86,7 @@ class PhaseResult(BaseModel):
     duration_s: float = 0.0
     log_tail: str = ""
     details: dict[str, object] = Field(default_factory=dict)  # phase-specific (e.g. compile errors)
-    key: str = ""  # hash of exactly this phase's inputs (llmbench.keys.PHASE_INPUTS)
+    key: str = ""  # hash of exactly this phase's inputs (the components the phase names in Phase.inputs; llmbench.keys)
     # Set when this phase was not re-run but taken from an earlier result with the same key:
     # the date and commit of the run that measured it.
     reused_from: str = ""

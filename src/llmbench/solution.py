@@ -5,14 +5,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError, positive_number, read_toml, skip_link, toml_present
+from .challenge import check_limits
+from .errors import ContentError, read_toml, skip_link, toml_present
+from .files import IGNORED_NAMES, solution_files  # noqa: F401 - part of this module's API
+from .prompt_copies import is_scaffold_only
 
 REFERENCE = "_reference"  # pseudo model id of a challenge's reference run (controls)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z_][A-Za-z0-9_]*)+$")
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-# Folders in a solution that are build debris, not the model's output.
-IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".git", ".ipynb_checkpoints", ".DS_Store"}
 
 
 def check_model_id(model: str, where: Path | str = "solutions/") -> str:
@@ -58,6 +59,9 @@ class Adapter:
     # Why no thin adapter can map this solution onto the canonical API (then nothing of the
     # conformance suite runs, and its traps are not_run with this reason).
     no_adapter: str = ""
+    # [not_offered] feature = "why": features of the prompt the solution does not offer (their
+    # tests skip; their traps are not_run with this reason)
+    not_offered: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -96,22 +100,18 @@ def load_adapter(folder: Path) -> Adapter:
     deps = data.get("dependencies", [])
     if not isinstance(deps, list):
         raise ContentError(path, "'dependencies' must be a list of package names")
-    limits = data.get("limits", {})
-    if not isinstance(limits, dict):
-        raise ContentError(path, "[limits] must be a table")
     no_adapter = data.get("no_adapter", "")
     if not isinstance(no_adapter, str) or ("no_adapter" in data and not no_adapter.strip()):
         raise ContentError(path, "'no_adapter' must say why no adapter can be written (a non-empty string)")
     if no_adapter and (mapping or any((folder / n).exists() for n in ("adapter.py", "adapter.cu"))):
         raise ContentError(path, "'no_adapter' is set but the folder also has an adapter; keep one of them")
-    from .challenge import DEFAULT_LIMITS
-
-    for key, value in limits.items():
-        if key not in DEFAULT_LIMITS:
-            raise ContentError(path, f"unknown limit '{key}'; valid: {', '.join(DEFAULT_LIMITS)}")
-        positive_number(path, key, value)
+    limits = check_limits(path, data.get("limits", {}))
+    not_offered = data.get("not_offered", {})
+    if not isinstance(not_offered, dict) or not all(isinstance(v, str) and v.strip() for v in not_offered.values()):
+        raise ContentError(path, "[not_offered] must map a feature to why the solution does not offer it "
+                                 "(a non-empty string)")
     return Adapter(folder, dict(mapping), str(data.get("harness", "")), str(data.get("notes", "")), tuple(deps),
-                   dict(limits), no_adapter.strip())
+                   dict(limits), no_adapter.strip(), dict(not_offered))
 
 
 @dataclass(frozen=True)
@@ -124,18 +124,6 @@ class Solution:
     @property
     def label(self) -> str:
         return f"{self.model}/{self.challenge}"
-
-
-def solution_files(folder: Path) -> list[Path]:
-    """The solution's files, sorted, relative to folder; build debris and symlinks' targets excluded."""
-    out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part in IGNORED_NAMES for part in rel.parts):
-            continue
-        if p.is_symlink() or p.is_file():
-            out.append(rel)
-    return out
 
 
 def discover_models(solutions_dir: Path) -> dict[str, Model]:
@@ -156,8 +144,6 @@ def discover_solutions(solutions_dir: Path, adapters_dir: Path, challenges) -> l
     PROMPT.md and unchanged copies of the prompt's data files (what new-model writes) is
     no attempt and is skipped.
     """
-    from .scaffold import is_scaffold_only
-
     out = []
     by_id = challenges if isinstance(challenges, dict) else {cid: None for cid in challenges}
     for model in discover_models(solutions_dir).values():

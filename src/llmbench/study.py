@@ -5,11 +5,10 @@ scripts; llmbench presents both as such, next to its own measurements, never as 
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ContentError
+from .errors import ContentError, read_toml, toml_present
 
 STUDY_FILE = Path("data") / "study.toml"
 
@@ -79,13 +78,10 @@ def _line_of(text: str, needle: str) -> int | None:
 
 def load_study(path: Path) -> Study | None:
     """The study at path, or None when the file does not exist. Mistakes raise ContentError."""
-    if not path.exists():
+    if not toml_present(path):
         return None
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ContentError(path, f"is not valid TOML ({exc}); fix the syntax") from None
+    data = read_toml(path)  # the one reader of contributor TOML (no links, size-capped)
+    text = path.read_text(encoding="utf-8")  # only to point at the line of a mistake
 
     def fail(message: str, needle: str | None = None):
         raise ContentError(path, message, _line_of(text, needle) if needle else None)

@@ -2,7 +2,7 @@
 
 Runs inside the sandbox (never in the trusted process). Talks over its original stdin/
 stdout; the solution's own prints go to stderr. Usage:
-    python -m llmbench.worker --solution DIR [--adapter DIR] [--support DIR] [--kind KIND]
+    python -m llmbench.worker --solution DIR [--adapter DIR] [--support DIR] [--native MODULE:FUNCTION --native-options JSON]
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import gc
 import importlib
 import importlib.util
 import inspect
+import json
 import os
 import resource
 import sys
@@ -88,8 +89,19 @@ def defining_modules(solution: Path, entry: str, candidates: list[tuple[str, Pat
 class SolutionLoader:
     """Finds canonical entry points: adapter.py, then adapter.toml mapping, then a search."""
 
-    def __init__(self, solution: Path, adapter: Path | None, mapping: dict[str, str], kind: str):
-        self.solution, self.adapter, self.mapping, self.kind = solution, adapter, mapping, kind
+    def __init__(self, solution: Path, adapter: Path | None, mapping: dict[str, str], native=None,
+                 support: Path | None = None, native_options: dict | None = None):
+        """Args:
+            solution: The worker's copy of the solution.
+            adapter: The adapter's folder (adapter.py, or compiled sources), or None.
+            mapping: adapter.toml's ``[entry_points]``: entry -> ``module.attr``.
+            native: The kind's native loader (a callable, resolved before the solution's
+                folder is on sys.path), or None: entry points are Python attributes.
+            support: The folder with the challenge's files the worker received.
+            native_options: The challenge's kind table, for the native loader.
+        """
+        self.solution, self.adapter, self.mapping = solution, adapter, mapping
+        self.native, self.support, self.native_options = native, support, native_options or {}
         self.modules: dict[str, object] = {}
         self.import_errors: dict[str, str] = {}
         self.missing: set[str] = set()
@@ -139,11 +151,9 @@ class SolutionLoader:
         return found
 
     def _resolve(self, entry: str):
-        if self.kind == "cuda":
+        if self.native is not None:
             if self._native is None:
-                from .kinds import cuda
-
-                self._native = cuda.load_entry_points(self.solution, self.adapter)
+                self._native = self.native(self.solution, self.adapter, self.support, self.native_options)
             if entry in self._native:
                 return self._native[entry]
             raise EntryNotFound(f"entry point {entry} not found in the compiled library")
@@ -396,12 +406,22 @@ def error_response(exc: BaseException, protocol: str | None = None) -> dict:
             "traceback": "".join(tb)[-8000:]}
 
 
+def native_loader(spec: str):
+    """The function named by ``llmbench.<module>:<function>`` (only llmbench's own modules,
+    imported before the solution's folder is on sys.path, so nothing there can shadow them)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name.startswith("llmbench.") or not attr:
+        raise SystemExit(f"--native must name a function of an llmbench module, not {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--solution", required=True)
     ap.add_argument("--adapter")
     ap.add_argument("--support")
-    ap.add_argument("--kind", default="python")
+    ap.add_argument("--native", help="MODULE:FUNCTION of llmbench that loads compiled entry points")
+    ap.add_argument("--native-options", default="{}", help="the challenge's kind table, as JSON")
     ap.add_argument("--map", action="append", default=[], help="ENTRY=module.attr")
     opts = ap.parse_args(argv)
     # The protocol owns the original stdin/stdout; the solution's prints go to stderr.
@@ -412,7 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     mapping = dict(item.split("=", 1) for item in opts.map)
-    loader = SolutionLoader(Path(opts.solution), Path(opts.adapter) if opts.adapter else None, mapping, opts.kind)
+    native = native_loader(opts.native) if opts.native else None
+    loader = SolutionLoader(Path(opts.solution), Path(opts.adapter) if opts.adapter else None, mapping, native,
+                            Path(opts.support) if opts.support else None, json.loads(opts.native_options))
     worker = Worker(loader, Path(opts.support) if opts.support else None)
     worker.notify = lambda header: wire.write_message(proto_out, header, [])
     os.chdir(opts.solution)

@@ -53,7 +53,8 @@ def study(tmp_path_factory) -> Path:
 
 
 def _bind(solution: Path, folder: Path | None, challenge, mapping: dict, wanted: list[str]) -> dict:
-    proxy = SolutionProxy(WorkerConfig(solution=solution, adapter=folder, support=challenge.path, kind=challenge.kind,
+    proxy = SolutionProxy(WorkerConfig(solution=solution, adapter=folder, support=challenge.path,
+                                       **challenge.kind_impl.worker_fields(challenge.kind_options),
                                        mapping=mapping, call_timeout_s=60, memory_mb=2048))
     try:
         return {e: proxy.probe(e).get("message", "") for e in wanted if not proxy.has(e)}

@@ -1,8 +1,8 @@
 """Phase-level cache keys: each phase re-runs exactly when one of its own inputs changed."""
 import pytest
 
-from llmbench import runner
 from llmbench.cli import main
+from llmbench.phases.builtin import ConformancePhase, OwnTestsPhase
 from llmbench.runner import make_plan
 from llmbench.store import ResultStore
 from tests.conftest import add_solution, write
@@ -13,23 +13,16 @@ RENAMED = {"mathx.py": "def plus(a, b):\n    return a + b\n",
 
 @pytest.fixture
 def calls(monkeypatch):
-    """How often each phase really ran (the runner's phase functions, wrapped)."""
+    """How often each phase really ran (the phases' run methods, wrapped)."""
     counts = {"own_tests": [], "conformance": []}
+    for cls in (OwnTestsPhase, ConformancePhase):
+        real = cls.run
 
-    real_own = runner.run_own_tests
+        def counted(self, ctx, real=real):
+            counts[self.name].append(ctx.source)
+            return real(self, ctx)
 
-    def own(source, *args, **kwargs):
-        counts["own_tests"].append(source)
-        return real_own(source, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "run_own_tests", own)
-    real_conf = runner.run_conformance
-
-    def conf(challenge, source, *args, **kwargs):
-        counts["conformance"].append(source)
-        return real_conf(challenge, source, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "run_conformance", conf)
+        monkeypatch.setattr(cls, "run", counted)
     return counts
 
 

@@ -1,6 +1,7 @@
 """Trusted side of the worker protocol: start a sandboxed worker, call into it, get plain data."""
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -129,8 +130,7 @@ class CallResult:
 class WorkerConfig:
     solution: Path
     adapter: Path | None = None
-    support: Path | None = None  # folder holding the challenge's support.py
-    kind: str = "python"
+    support: Path | None = None  # the challenge's folder (support.py and support_files come from it)
     mapping: dict | None = None
     call_timeout_s: float = 60.0
     memory_mb: int | None = 4096
@@ -138,6 +138,11 @@ class WorkerConfig:
     gpu: bool = False
     canonical: dict | None = None  # entry -> canonical signature text (challenge.toml)
     deterministic: tuple = ()  # entries whose first call in each test is repeated and compared
+    # From the challenge's kind (llmbench.kinds.Kind):
+    native: str | None = None  # the worker's loader of compiled entry points, "module:function"
+    native_options: dict | None = None  # the challenge's kind table, passed to that loader
+    support_files: tuple = ()  # more files of the challenge folder the worker needs
+    caps_memory: bool = True  # False: no address-space cap on the worker (a GPU driver needs the range)
 
 
 class WorkerClient:
@@ -157,24 +162,29 @@ class WorkerClient:
         self.copy = make_copy(cfg.solution)
         scratch = self.copy.parent
         ro: list[Path] = []
-        argv = [sys.executable, "-m", "llmbench.worker", "--solution", str(self.copy), "--kind", cfg.kind]
+        argv = [sys.executable, "-m", "llmbench.worker", "--solution", str(self.copy)]
+        if cfg.native:
+            argv += ["--native", cfg.native, "--native-options", json.dumps(cfg.native_options or {})]
         if cfg.adapter is not None and cfg.adapter.is_dir():
             adapter = scratch / "adapter"
             shutil.copytree(cfg.adapter, adapter, symlinks=True)
             os.chmod(scratch, 0o755)
             ro.append(adapter)
             argv += ["--adapter", str(adapter)]
-        if cfg.support is not None and (cfg.support / "support.py").exists():
+        wanted = [name for name in ("support.py", *cfg.support_files)
+                  if cfg.support is not None and (cfg.support / name).is_file()]
+        if wanted:
             support = scratch / "support"
             support.mkdir()
-            shutil.copy2(cfg.support / "support.py", support / "support.py")
+            for name in wanted:
+                shutil.copy2(cfg.support / name, support / Path(name).name)
             ro.append(support)
             argv += ["--support", str(support)]
         for entry, target in (cfg.mapping or {}).items():
             argv.append(f"--map={entry}={target}")  # one token: never read as an option
         import subprocess
 
-        limits = Limits(wall_s=10**6, cpu_s=10**6, memory_mb=None if cfg.kind == "cuda" else cfg.memory_mb)
+        limits = Limits(wall_s=10**6, cpu_s=10**6, memory_mb=cfg.memory_mb if cfg.caps_memory else None)
         self.stderr = TailBuffer()
         self.process = self.sandbox.popen(argv, workdir=self.copy, limits=limits, ro=ro, python=True,
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

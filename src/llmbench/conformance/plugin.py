@@ -11,7 +11,7 @@ import re
 import os
 import sys
 import time
-import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,10 +19,35 @@ import pytest
 from . import scale
 from ..challenge import load_challenge
 from ..errors import ContentError
+from ..solution import load_adapter
 from ..failures import Failure, finite_metrics
 from .client import HarnessGap, ReturnMismatch, SolutionError, SolutionProxy, WorkerConfig, WorkerFailure
 
-_STATE: dict = {"records": {}, "challenge": None}
+
+
+@dataclass
+class SuiteRun:
+    """This pytest session's run of a suite: kept on `config.stash`, never in a module global.
+
+    Attributes:
+        challenge: The challenge whose suite runs.
+        records: Per-test records (node id -> plain dict), written out at the end.
+        proxy: The solution's proxy (its sandboxed worker), while the session holds one.
+        secret_seed: This build's secret seed, once a test asked for it.
+    """
+
+    challenge: object
+    records: dict = field(default_factory=dict)
+    proxy: SolutionProxy | None = None
+    secret_seed: int | None = None
+
+
+SUITE_RUN = pytest.StashKey[SuiteRun]()
+
+
+def suite_run(config) -> SuiteRun | None:
+    """The session's SuiteRun; None when pytest runs without a solution (plain collection)."""
+    return config.stash.get(SUITE_RUN, None)
 
 
 def pytest_addoption(parser):
@@ -56,8 +81,7 @@ def pytest_configure(config):
     if not config.getoption("--llmbench-solution"):
         return
     folder = _find_challenge(config)
-    _STATE["challenge"] = load_challenge(folder)
-    _STATE["records"] = {}
+    config.stash[SUITE_RUN] = SuiteRun(load_challenge(folder))
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))  # tests import trusted helpers: `from support import ...`
     _note_assert_allclose()
@@ -116,7 +140,8 @@ def _check_tier(item, trap: str | None) -> None:
 
 @pytest.hookimpl(trylast=True)  # after a suite's conftest has added its marks
 def pytest_collection_modifyitems(config, items):
-    challenge = _STATE.get("challenge")
+    run = suite_run(config)
+    challenge = run.challenge if run else None
     if challenge is None:
         return
     for item in items:
@@ -133,17 +158,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def challenge():
-    return _STATE["challenge"]
+def challenge(request):
+    """The challenge whose suite runs (`llmbench.challenge.Challenge`)."""
+    return suite_run(request.config).challenge
 
 
 @pytest.fixture(scope="session")
-def gpu():
-    try:
-        from ..kinds.cuda import detect_gpu
-    except ImportError:
-        return None
-    return detect_gpu()
+def gpu(challenge):
+    """The accelerator the challenge's kind uses (its facts), or None: tests that need one skip."""
+    kind = challenge.kind_impl
+    return kind.device() if kind.uses_device else None
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +182,6 @@ def _proxy(request, challenge, gpu):
         solution=Path(solution).resolve(),
         adapter=Path(opt("--llmbench-adapter")).resolve() if opt("--llmbench-adapter") else None,
         support=challenge.path,
-        kind=challenge.kind,
         mapping=mapping,
         call_timeout_s=opt("--llmbench-call-timeout") or limits["call_timeout_s"],
         memory_mb=opt("--llmbench-memory-mb") or int(limits["memory_mb"]),
@@ -166,11 +189,13 @@ def _proxy(request, challenge, gpu):
         gpu=gpu is not None,
         canonical={e.name: e.signature for e in challenge.entry_points if e.signature},
         deterministic=tuple(e.name for e in challenge.entry_points if e.deterministic),
+        **challenge.kind_impl.worker_fields(challenge.kind_options),
     )
     proxy = SolutionProxy(config)
-    _STATE["proxy"] = proxy
+    run = suite_run(request.config)
+    run.proxy = proxy
     yield proxy
-    _STATE["proxy"] = None
+    run.proxy = None
     proxy.close()
 
 
@@ -180,13 +205,16 @@ PUBLIC_SEEDS = (101, 202, 303)
 
 
 def secret_seed(config) -> int:
-    if "secret_seed" not in _STATE:
+    """This build's secret seed: --llmbench-secret-seed, else $LLMBENCH_SECRET_SEED, else random;
+    fixed for the session and recorded in the output."""
+    run = suite_run(config)
+    if run.secret_seed is None:
         value = config.getoption("--llmbench-secret-seed", default=None)
         if value is None:
             env = os.environ.get("LLMBENCH_SECRET_SEED", "")
             value = int(env) if env.strip().isdigit() else int.from_bytes(os.urandom(4), "little")
-        _STATE["secret_seed"] = int(value)
-    return _STATE["secret_seed"]
+        run.secret_seed = int(value)
+    return run.secret_seed
 
 
 @pytest.fixture(scope="session")
@@ -203,11 +231,7 @@ def solution(_proxy):
 @pytest.fixture(scope="session")
 def _not_offered_table(request) -> dict:
     folder = request.config.getoption("--llmbench-adapter")
-    path = Path(folder) / "adapter.toml" if folder else None
-    if path is None or not path.is_file():
-        return {}
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get("not_offered", {})
-    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+    return dict(load_adapter(Path(folder)).not_offered) if folder else {}
 
 
 @pytest.fixture
@@ -271,25 +295,24 @@ def case(request):
 
 
 def pytest_runtest_setup(item):
-    proxy = _STATE.get("proxy")
-    if proxy is not None:
-        proxy.events.clear()
-    _STATE["events"] = []
+    run = suite_run(item.config)
+    if run is not None and run.proxy is not None:
+        run.proxy.events.clear()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if _STATE.get("challenge") is None:
+    if suite_run(item.config) is None:
         return
     if report.when == "call" or (report.when == "setup" and (report.failed or report.skipped)):
         _record(item, report, call)
 
 
 def _events(item) -> list:
-    proxy = _STATE.get("proxy")
-    return list(proxy.events) if proxy is not None else []
+    run = suite_run(item.config)
+    return list(run.proxy.events) if run is not None and run.proxy is not None else []
 
 
 def classify(exc, events, when: str) -> tuple[Failure, bool, str]:
@@ -367,7 +390,7 @@ def _record(item, report, call) -> None:
                                     else str(exc))
         else:
             rec["message"] = _short(str(report.longrepr))
-    _STATE["records"][item.nodeid] = rec
+    suite_run(item.config).records[item.nodeid] = rec
 
 
 def _short(text: str, limit: int = 2000) -> str:
@@ -378,8 +401,9 @@ def _short(text: str, limit: int = 2000) -> str:
 
 def pytest_sessionfinish(session, exitstatus):
     out = session.config.getoption("--llmbench-out", default=None)
-    if not out or _STATE.get("challenge") is None:
+    run = suite_run(session.config)
+    if not out or run is None:
         return
-    payload = {"records": list(_STATE["records"].values()), "exitstatus": int(exitstatus), "finished": time.time(),
-               "secret_seed": _STATE.get("secret_seed")}
+    payload = {"records": list(run.records.values()), "exitstatus": int(exitstatus), "finished": time.time(),
+               "secret_seed": run.secret_seed}
     Path(out).write_text(json.dumps(payload, indent=1))

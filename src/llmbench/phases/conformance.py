@@ -38,11 +38,11 @@ COLLECT_ERROR = re.compile(r"^_+ ERROR collecting (\S+) _+$", re.M)
 SELF_REPORTED = frozenset({"self_reported_peak_mb", "self_reported_largest_step_mb"})
 
 
-def trusted_address_space(kind: str, worker_mb: int) -> int | None:
+def trusted_address_space(kind, worker_mb: int) -> int | None:
     """Address-space cap (bytes) of the trusted pytest: whatever a worker sends, decoding it
-    cannot take the machine (its worker's own cap is lower and inherited). None for CUDA,
-    whose driver reserves huge virtual ranges in the worker."""
-    if kind == "cuda":
+    cannot take the machine (its worker's own cap is lower and inherited). None for a kind
+    whose workers cannot be capped (a GPU driver reserves huge virtual ranges)."""
+    if not kind.caps_worker_memory:
         return None
     return max(8 * 1024, 3 * worker_mb) * 1024**2
 
@@ -178,7 +178,7 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
         argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap, maxfail=maxfail)
         argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
                  "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
-        cap = trusted_address_space(challenge.kind, int(limits["memory_mb"]))
+        cap = trusted_address_space(challenge.kind_impl, int(limits["memory_mb"]))
         log_path = Path(tmp) / "pytest.log"
         proc = _launch(argv, challenge.path, log_path, cap)
         ACTIVE.add(proc)

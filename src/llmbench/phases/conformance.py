@@ -68,9 +68,13 @@ def trusted_env() -> dict[str, str]:
 def fork_server():
     """While inside (a run plan), conformance runs are forked from one pre-imported trusted
     process (llmbench.phases.forkserver) instead of each importing pytest and NumPy afresh.
-    It starts now, ahead of the first run; nested uses share it; it stops when the last ends."""
+    It starts now, ahead of the first run; nested uses share it; it stops when the last ends.
+    LLMBENCH_NO_FORKSERVER=1 turns it off (every run a plain `python -m pytest`, as before)."""
+    off = os.environ.get("LLMBENCH_NO_FORKSERVER", "") not in ("", "0")
     with _SERVER_LOCK:
-        if _SERVER["users"] == 0 or _SERVER["server"] is None or not _SERVER["server"].alive:
+        if off:
+            pass
+        elif _SERVER["users"] == 0 or _SERVER["server"] is None or not _SERVER["server"].alive:
             try:
                 _SERVER["server"] = ForkServer(trusted_env())
             except OSError:

@@ -275,17 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+# Modules that add their own subcommands with register(subparsers, isolation_options). Imported
+# unconditionally: a command module that fails to import is a bug to see, never a command to drop.
+COMMAND_MODULES = ("llmbench.site.cli", "llmbench.content_cli", "llmbench.shard")
+
+
 def _extra_commands():
-    """Commands of other modules (site, import, scaffolding, merge), registered when present."""
-    out = []
-    for module_name in ("llmbench.site.cli", "llmbench.content_cli", "llmbench.shard"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ImportError:
-            continue
-        if hasattr(module, "register"):
-            out.append(module.register)
-    return out
+    """The register functions of the command modules (site, import, scaffolding, merge)."""
+    import importlib
+
+    return [importlib.import_module(name).register for name in COMMAND_MODULES]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,19 @@ def tree_digest(folder: Path | None, label: str, skip: tuple[str, ...] = (), ext
     return h.hexdigest()[:32]
 
 
+ADAPTER_KIT = Path(__file__).resolve().parent / "adapter_kit"
+
+
+def adapter_kit_digest(adapter: Path | None) -> bytes:
+    """The shared adapter glue (`llmbench.adapter_kit`) as part of an adapter that imports it:
+    editing the kit re-runs the conformance of exactly those solutions."""
+    if adapter is None or not adapter.is_dir():
+        return b""
+    uses = any("llmbench.adapter_kit" in p.read_text(encoding="utf-8", errors="replace")
+               for p in sorted(adapter.glob("*.py")) if p.is_file() and not p.is_symlink())
+    return tree_digest(ADAPTER_KIT, "adapter_kit").encode() if uses else b""
+
+
 def input_components(solution: Path, adapter: Path | None, challenge: Path, env: dict, limits: dict,
                      patch: Path | None = None, trap: str | None = None, extra: str = "") -> dict[str, str]:
     """The named inputs of one run, each as a short digest or a plain value.
@@ -68,7 +81,7 @@ def input_components(solution: Path, adapter: Path | None, challenge: Path, env:
     return {
         HARNESS: str(HARNESS_VERSION),
         SOLUTION: tree_digest(solution, "solution", extra=more),
-        ADAPTER: tree_digest(adapter, "adapter"),
+        ADAPTER: tree_digest(adapter, "adapter", extra=adapter_kit_digest(adapter)),
         SUITE: tree_digest(challenge, "challenge", skip=NOT_SUITE),
         ISOLATION: str(env.get("isolation", "")),
         ENVIRONMENT: json.dumps(environment, sort_keys=True),

@@ -126,3 +126,18 @@ def test_own_test_limit_in_the_adapter_reruns_own_tests_only(demo_project, calls
     assert job.rerun_phases == ["own_tests", "conformance"] and set(job.why) == {"limits", "adapter"}
     assert main(["run", "--jobs", "1", "--no-controls"]) == 0
     assert (len(calls["own_tests"]), len(calls["conformance"])) == (2, 2)
+
+
+def test_the_shared_adapter_kit_is_part_of_the_key_of_exactly_the_adapters_that_import_it(tmp_path, monkeypatch):
+    from llmbench import keys
+
+    user, plain = tmp_path / "user", tmp_path / "plain"
+    write(user / "adapter.py", "from llmbench.adapter_kit.dflash import additive_mask_flat_emitted\n")
+    write(plain / "adapter.py", "def f():\n    return 1\n")
+    before = {a: keys.tree_digest(a, "adapter", extra=keys.adapter_kit_digest(a)) for a in (user, plain)}
+    kit = tmp_path / "kit"
+    write(kit / "dflash.py", "# edited\n")
+    monkeypatch.setattr(keys, "ADAPTER_KIT", kit)
+    after = {a: keys.tree_digest(a, "adapter", extra=keys.adapter_kit_digest(a)) for a in (user, plain)}
+    assert after[user] != before[user] and after[plain] == before[plain]
+    assert keys.adapter_kit_digest(None) == b""

@@ -6,8 +6,8 @@ import re
 import time
 from pathlib import Path
 
-from ...keys import ENVIRONMENT, HARNESS, ISOLATION, LIMITS, SOLUTION, TOOLCHAIN
-from ...phases.base import Phase, PhaseOutcome, RunContext
+from ...phases.base import PhaseOutcome, RunContext
+from ...phases.builtin import OwnTestsPhase
 from ...schema import PhaseResult, TestRecord
 from .build import build_dir, drop_copy, nvcc_build, work_copy
 from .diagnostics import relativise
@@ -114,13 +114,9 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
 
 
-class OwnProgramsPhase(Phase):
-    """The solution's own test programs (.cu files with a main), built and run on the GPU."""
-
-    name = "own_tests"
-    inputs = (HARNESS, SOLUTION, ISOLATION, ENVIRONMENT, TOOLCHAIN, LIMITS)
-    limits = ("own_tests_timeout_s", "memory_mb")
-    solutions_only = True
+class OwnProgramsPhase(OwnTestsPhase):
+    """The solution's own test programs (.cu files with a main), built and run on the GPU; keyed
+    and reused like the Python kinds' own tests."""
 
     def run(self, ctx: RunContext) -> PhaseOutcome:
         """Build and run the solution's programs in the sandbox (not run without a GPU)."""

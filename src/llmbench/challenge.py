@@ -19,6 +19,16 @@ DEFAULT_LIMITS = {
 
 @dataclass(frozen=True)
 class EntryPoint:
+    """One function of the canonical API a solution must (or may) provide, from ``[[entry_points]]``.
+
+    Attributes:
+        name: The function's name, a Python identifier.
+        signature: Its signature as the prompt states it, shown on the site.
+        description: What it computes, shown on the site.
+        required: False when a solution may omit it without failing.
+        deterministic: True when the same inputs must give identical outputs; the suite then
+            calls it twice on the first call of each test.
+    """
     name: str
     signature: str = ""
     description: str = ""
@@ -29,6 +39,14 @@ class EntryPoint:
 
 @dataclass(frozen=True)
 class Trap:
+    """A known way to get the challenge wrong, from ``[[traps]]``; each has one mutant of the reference.
+
+    Attributes:
+        id: Stable identifier (``[a-z0-9_]``), the mutant's file stem and the suite's marker.
+        title: One-line name shown on the site.
+        description: What falling into it means.
+        detection: How the conformance suite detects it.
+    """
     id: str
     title: str
     description: str = ""
@@ -37,6 +55,14 @@ class Trap:
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """A figure the conformance suite measures, from ``[[metrics]]``.
+
+    Attributes:
+        name: Key under which results store it.
+        unit: Unit shown beside values.
+        better: ``"lower"``, ``"higher"`` or ``"none"``: which way tables rank it.
+        description: What it measures.
+    """
     name: str
     unit: str = ""
     better: str = "none"
@@ -45,6 +71,26 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class Challenge:
+    """One challenge folder under challenges/, validated from its challenge.toml by `load_challenge`.
+
+    Attributes:
+        id: The folder name.
+        path: The challenge folder.
+        title: Display title.
+        difficulty: Free-form difficulty label.
+        kind: Name of the registered kind that runs its solutions (see `llmbench.kinds`).
+        summary: One-paragraph description.
+        suite_version: Version label of the conformance suite, recorded in each result's provenance.
+        entry_points: The canonical API.
+        traps: Known pitfalls, each detected by the suite.
+        metrics: Figures the suite measures.
+        limits: Resource limits (`DEFAULT_LIMITS` overridden by ``[limits]``).
+        reported_aliases: Metric name -> other names a solution's own files may use for it
+            (see `llmbench.reported`).
+        generic_cheats: Generic cheat controls applied to the reference (`llmbench.cheats`).
+        kind_options: The kind's own ``[<kind>]`` table, checked by the kind.
+        prompt_files: Data files the prompt needs, relative to the folder.
+    """
     id: str
     path: Path
     title: str
@@ -74,26 +120,36 @@ class Challenge:
 
     @property
     def prompt_path(self) -> Path:
+        """The challenge's own PROMPT.md."""
         return self.path / "PROMPT.md"
 
     @property
     def prompt(self) -> str:
+        """Text of PROMPT.md, or ``""`` when the challenge has none."""
         p = self.prompt_path
         return p.read_text(encoding="utf-8") if p.exists() else ""
 
     @property
     def conformance_dir(self) -> Path:
+        """Folder of the adversarial conformance suite."""
         return self.path / "conformance"
 
     @property
     def reference_dir(self) -> Path:
+        """Folder of the reference solution."""
         return self.path / "reference"
 
     @property
     def mutants_dir(self) -> Path:
+        """Folder of the trap mutants, one ``<trap id>.patch`` each."""
         return self.path / "mutants"
 
     def trap(self, trap_id: str) -> Trap:
+        """The trap with this id.
+
+        Raises:
+            KeyError: No trap has this id.
+        """
         for t in self.traps:
             if t.id == trap_id:
                 return t
@@ -101,18 +157,22 @@ class Challenge:
 
     @property
     def trap_ids(self) -> list[str]:
+        """Ids of the challenge's traps, in challenge.toml order."""
         return [t.id for t in self.traps]
 
     def metric(self, name: str) -> MetricSpec | None:
+        """The metric with this name, or None."""
         return next((m for m in self.metrics if m.name == name), None)
 
     def mutant_patches(self) -> dict[str, Path]:
+        """Mutant patches by trap id (the file stem); empty when there is no mutants/ folder."""
         if not self.mutants_dir.is_dir():
             return {}
         return {p.stem: p for p in sorted(self.mutants_dir.glob("*.patch"))}
 
     @property
     def cheats_dir(self) -> Path:
+        """Folder of specific cheats (see `cheat_patches`)."""
         return self.path / "cheats"
 
     def cheat_patches(self) -> dict[str, Path]:
@@ -123,6 +183,7 @@ class Challenge:
 
     @property
     def cheat_names(self) -> list[str]:
+        """All cheat controls run against the suite: the generic ones first, then the specific patches."""
         return [*self.generic_cheats, *(n for n in self.cheat_patches() if n not in self.generic_cheats)]
 
 
@@ -153,6 +214,17 @@ def _need(data: dict, key: str, path: Path, kind=str):
 
 
 def load_challenge(folder: Path) -> Challenge:
+    """Read and validate one challenge folder.
+
+    Args:
+        folder: A folder under challenges/ holding challenge.toml.
+
+    Returns:
+        The validated challenge, with `DEFAULT_LIMITS` filled in.
+
+    Raises:
+        ContentError: challenge.toml is missing or invalid; the message names the key and what to fix.
+    """
     path = folder / "challenge.toml"
     if not toml_present(path) and not path.is_symlink():
         raise ContentError(path, "challenge.toml is missing; every folder in challenges/ needs one")

@@ -9,11 +9,16 @@ from .errors import LlmbenchError
 
 @dataclass(frozen=True)
 class Project:
+    """An llmbench repository: the folder holding challenges/, solutions/, adapters/ and results/."""
     root: Path
 
     @classmethod
     def find(cls, start: Path | None = None) -> "Project":
-        """The nearest folder upwards holding challenges/ (or LLMBENCH_ROOT)."""
+        """The nearest folder upwards holding challenges/ (or LLMBENCH_ROOT).
+
+        Raises:
+            LlmbenchError: No such folder at or above `start` (the working directory by default).
+        """
         import os
 
         env = os.environ.get("LLMBENCH_ROOT")
@@ -33,18 +38,22 @@ class Project:
 
     @property
     def challenges_dir(self) -> Path:
+        """challenges/: one folder per challenge."""
         return self.root / "challenges"
 
     @property
     def solutions_dir(self) -> Path:
+        """solutions/: the models' raw outputs."""
         return self.root / "solutions"
 
     @property
     def adapters_dir(self) -> Path:
+        """adapters/: our glue from each solution to the canonical API."""
         return self.root / "adapters"
 
     @property
     def results_dir(self) -> Path:
+        """results/: one result file per solution and control."""
         return self.root / "results"
 
     @property

@@ -17,6 +17,18 @@ MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def check_model_id(model: str, where: Path | str = "solutions/") -> str:
+    """Check a model id (the folder name under solutions/).
+
+    Args:
+        model: The id to check.
+        where: The file or folder named in the error.
+
+    Returns:
+        The id, unchanged.
+
+    Raises:
+        ContentError: The id does not match ``[a-z0-9][a-z0-9._-]*``; ids starting with ``_`` are reserved.
+    """
     if not MODEL_ID.match(model):
         raise ContentError(
             where,
@@ -27,6 +39,15 @@ def check_model_id(model: str, where: Path | str = "solutions/") -> str:
 
 @dataclass(frozen=True)
 class Model:
+    """A model whose outputs are studied: solutions/<model>/, described by an optional model.toml.
+
+    Attributes:
+        id: The folder name.
+        name: Display name (defaults to the id).
+        provider: Who serves the model.
+        note: Free-form note shown on the model's page.
+        path: The model's folder under solutions/.
+    """
     id: str
     name: str
     provider: str = ""
@@ -35,6 +56,11 @@ class Model:
 
 
 def load_model(folder: Path) -> Model:
+    """Read solutions/<model>/ and its optional model.toml.
+
+    Raises:
+        ContentError: Invalid model id, or a model.toml key that is not a string.
+    """
     check_model_id(folder.name, folder)
     path = folder / "model.toml"
     data: dict = {}
@@ -48,7 +74,18 @@ def load_model(folder: Path) -> Model:
 
 @dataclass(frozen=True)
 class Adapter:
-    """adapters/<model>/<challenge>/: adapter.toml (mapping, notes) and optional adapter.py/.cu."""
+    """adapters/<model>/<challenge>/: adapter.toml (mapping, notes) and optional adapter.py/.cu.
+
+    Attributes:
+        path: The adapter folder, None when there is none.
+        mapping: Canonical entry point name -> ``module.attribute`` in the solution.
+        harness: The coding agent that produced the solution, as the study names it.
+        notes: Why the adapter does what it does, shown on the site.
+        dependencies: Packages the solution needs that we do not install.
+        limits: Limits raised for this solution (``[limits]``).
+        no_adapter: Why no thin adapter can map the solution; then no conformance test runs.
+        not_offered: Feature -> why the solution does not offer it; its tests skip.
+    """
 
     path: Path | None
     mapping: dict[str, str] = field(default_factory=dict)
@@ -65,6 +102,12 @@ class Adapter:
 
     @property
     def kind(self) -> str:
+        """How the solution meets the canonical API.
+
+        Returns:
+            ``"none"`` (no adapter folder or nothing in it), ``"no_adapter"`` (none can be written),
+            ``"wrapper"`` (an adapter.py or adapter.cu) or ``"mapping"`` (names only).
+        """
         if self.path is None:
             return "none"
         if self.no_adapter:
@@ -78,6 +121,17 @@ NO_ADAPTER = Adapter(None)
 
 
 def load_adapter(folder: Path) -> Adapter:
+    """Read and validate adapters/<model>/<challenge>/.
+
+    Args:
+        folder: The adapter folder; a missing folder (or a symlink) means no adapter.
+
+    Returns:
+        The adapter, or `NO_ADAPTER`.
+
+    Raises:
+        ContentError: adapter.toml is invalid; the message names the key and what to write instead.
+    """
     if skip_link(folder, "adapter folder") or not folder.is_dir():
         return NO_ADAPTER
     path = folder / "adapter.toml"
@@ -116,6 +170,14 @@ def load_adapter(folder: Path) -> Adapter:
 
 @dataclass(frozen=True)
 class Solution:
+    """One model's attempt at one challenge: solutions/<model>/<challenge>/ and its adapter.
+
+    Attributes:
+        model: The model id.
+        challenge: The challenge id.
+        path: The solution folder (the model's raw output, never edited).
+        adapter: Glue onto the canonical API, `NO_ADAPTER` when there is none.
+    """
     model: str
     challenge: str
     path: Path
@@ -123,10 +185,16 @@ class Solution:
 
     @property
     def label(self) -> str:
+        """``<model>/<challenge>``, the solution's name in messages and on the site."""
         return f"{self.model}/{self.challenge}"
 
 
 def discover_models(solutions_dir: Path) -> dict[str, Model]:
+    """Every model folder under solutions/, by id, sorted; folders starting with ``.`` or ``_`` are skipped.
+
+    Raises:
+        ContentError: An invalid model id or model.toml.
+    """
     models = {}
     if not solutions_dir.is_dir():
         return models

@@ -43,16 +43,33 @@ def result_json(result: Result) -> str:
 
 
 class ResultStore:
+    """The results/ folder: one JSON file per solution, controls under results/_controls/<challenge>/.
+
+    Files are written atomically; an unreadable file reads as missing, so its run is redone.
+    """
     def __init__(self, results_dir: Path):
         self.dir = results_dir
 
     def path_for(self, model: str, challenge: str, run_kind: str = "solution", trap: str | None = None) -> Path:
+        """Where a run's result lives.
+
+        Args:
+            model: Model id (ignored for controls).
+            challenge: Challenge id.
+            run_kind: ``"solution"``, ``"reference"``, ``"mutant"`` or ``"cheat"``.
+            trap: The mutant's trap id or the cheat's name.
+
+        Returns:
+            ``<model>/<challenge>.json`` for a solution, else
+            ``_controls/<challenge>/{reference,mutant-<trap>,cheat-<name>}.json``.
+        """
         if run_kind == "solution":
             return self.dir / model / f"{challenge}.json"
         name = {"reference": "reference", "cheat": f"cheat-{trap}"}.get(run_kind, f"mutant-{trap}")
         return self.dir / CONTROLS / challenge / f"{name}.json"
 
     def write(self, result: Result) -> Path:
+        """Write a result atomically where `path_for` puts it, and return that path."""
         path = self.path_for(result.model, result.challenge, result.run_kind,
                              result.cheat if result.run_kind == "cheat" else result.mutant_trap)
         write_atomic(path, result_json(result) + "\n")
@@ -70,6 +87,7 @@ class ResultStore:
             return None
 
     def solutions(self) -> dict[tuple[str, str], Result]:
+        """Every readable solution result, by ``(model, challenge)``."""
         out = {}
         if not self.dir.is_dir():
             return out
@@ -91,5 +109,6 @@ class ResultStore:
         return out
 
     def all_paths(self) -> list[Path]:
+        """Every result file, solutions and controls, sorted."""
         return sorted(self.dir.rglob("*.json")) if self.dir.is_dir() else []
 

@@ -15,6 +15,14 @@ STUDY_FILE = Path("data") / "study.toml"
 
 @dataclass(frozen=True)
 class StudyModel:
+    """A model as the study lists it (``[[models]]``).
+
+    Attributes:
+        id: The model's folder in the study repository, also llmbench's model id.
+        name: Display name.
+        provider: Who serves the model.
+        note: Free-form note.
+    """
     id: str  # the model's folder in the study repository, used as llmbench's model id
     name: str
     provider: str = ""
@@ -23,6 +31,14 @@ class StudyModel:
 
 @dataclass(frozen=True)
 class StudyChallenge:
+    """A challenge as the study lists it (``[[challenges]]``).
+
+    Attributes:
+        id: The challenge's folder in the study repository.
+        title: Display title.
+        difficulty: The study's difficulty label.
+        harness: The coding agent that produced the solutions.
+    """
     id: str
     title: str
     difficulty: str = ""
@@ -31,6 +47,13 @@ class StudyChallenge:
 
 @dataclass(frozen=True)
 class RankEntry:
+    """One line of the study's published ranking (``[[ranking]]``).
+
+    Attributes:
+        rank: Position, 1 first.
+        model: Model id.
+        average: Average grade as published, e.g. ``"A-/B+"``.
+    """
     rank: int
     model: str
     average: str  # as published, e.g. "A-/B+"
@@ -38,6 +61,22 @@ class RankEntry:
 
 @dataclass(frozen=True)
 class Study:
+    """The published study's facts, from data/study.toml (see `load_study`).
+
+    Attributes:
+        path: The study file.
+        title: The study's title.
+        source: Where it is published (a URL).
+        commit: The commit of the study repository the facts are taken from.
+        judge: Who graded the solutions (an LLM judge).
+        grade_scale: How the grades read.
+        layout: How the study repository is laid out.
+        models: The models studied.
+        challenges: The challenges set.
+        grades: Challenge id -> model id -> the judge's grade.
+        ranking: The published ranking.
+        reported: Challenge id -> metric -> model id -> a figure the study printed (never reproduced here).
+    """
     path: Path
     title: str
     source: str
@@ -53,19 +92,24 @@ class Study:
     reported: dict[str, dict[str, dict[str, float | str]]] = field(default_factory=dict)
 
     def model(self, model_id: str) -> StudyModel | None:
+        """The study's entry for a model id, or None."""
         return next((m for m in self.models if m.id == model_id), None)
 
     def challenge(self, challenge_id: str) -> StudyChallenge | None:
+        """The study's entry for a challenge id, or None."""
         return next((c for c in self.challenges if c.id == challenge_id), None)
 
     def grade(self, model_id: str, challenge_id: str) -> str | None:
+        """The judge's grade of a model on a challenge, or None when the study gives none."""
         return self.grades.get(challenge_id, {}).get(model_id)
 
     def reported_value(self, model_id: str, challenge_id: str, metric: str) -> float | str | None:
+        """A figure the study printed for a model on a challenge, or None."""
         return self.reported.get(challenge_id, {}).get(metric, {}).get(model_id)
 
     @property
     def source_label(self) -> str:
+        """The source with its commit, as the site cites it."""
         return f"{self.source} at commit {self.commit}" if self.commit else self.source
 
 

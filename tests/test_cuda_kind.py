@@ -423,8 +423,10 @@ class _FakeDevice:
 def test_device_memory_held_but_headroom(free_gib, largest_mib):
     """The fuse suite's cap on device memory (requirement 1): everything free but the headroom
     is held, in pieces when one block cannot take it all, and given back by freeing them."""
+    from llmbench.kinds.cuda.runtime import CudaRuntime
+
     dev = _FakeDevice(int(free_gib * (1 << 30)), largest_mib << 20)
-    rt = object.__new__(cuda.CudaRuntime)
+    rt = object.__new__(CudaRuntime)
     rt.lib = dev
     before = dev.free
     held = rt.reserve_all_but(128 << 20)

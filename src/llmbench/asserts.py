@@ -12,6 +12,7 @@ ASSERT_CALL_NAMES = {"raises", "warns", "approx", "deprecated_call", "fail"}
 
 
 def parse(path: Path) -> ast.Module | None:
+    """The file's AST, or None when it cannot be parsed (a solution's file may be anything)."""
     try:
         return ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
@@ -113,6 +114,7 @@ def find_test_functions(tree: ast.Module) -> dict[str, ast.AST]:
 
 
 def has_main_block(tree: ast.Module) -> bool:
+    """Whether the module has an ``if __name__ == "__main__":`` block (a script that runs its own tests)."""
     for node in tree.body:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
             names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
@@ -123,10 +125,12 @@ def has_main_block(tree: ast.Module) -> bool:
 
 
 def is_pytest_file(path: Path) -> bool:
+    """Whether pytest would collect the file by name (``test_*.py`` or ``*_test.py``)."""
     return path.name.startswith("test_") or path.stem.endswith("_test")
 
 
 def imported_modules(tree: ast.Module) -> set[str]:
+    """Top-level names of the modules the code imports absolutely (``a`` for ``import a.b``)."""
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -35,6 +35,17 @@ _SOURCE = re.compile(r"^[A-Za-z0-9._/-]+\.md$")
 
 @dataclass(frozen=True)
 class Decider:
+    """How a claim is decided from a result (``decider`` in data/claims.toml).
+
+    Attributes:
+        kind: One of `DECIDERS`.
+        target: Trap id, metric name, or own-tests mode (``pass``, ``fail``, ``count``, ...).
+        expected: trap: ``avoided``/``fell_in``; compile: ``ok``/``failed``; conformance: ``pass``/``fail``.
+        op: Comparison for numbers, one of `OPS`.
+        value: The number compared against.
+        tolerance: Relative tolerance of ``~``.
+        note: kind ``none``: why running code cannot decide it.
+    """
     kind: str  # one of DECIDERS
     target: str = ""  # trap id, metric name, own_tests mode ("pass", "fail", "count")
     expected: str = ""  # trap: avoided|fell_in; compile: ok|failed; conformance: pass|fail
@@ -44,6 +55,7 @@ class Decider:
     note: str = ""  # none: why running code cannot decide it
 
     def describe(self) -> str:
+        """What the decider checks, in words, e.g. ``"trap mask_leak: avoided"``."""
         if self.kind == "trap":
             return f"trap {self.target}: {self.expected.replace('_', ' ')}"
         if self.kind == "metric":
@@ -66,6 +78,20 @@ class Decider:
 
 @dataclass(frozen=True)
 class Claim:
+    """A claim someone made about a solution (an analysis in the study), and how to check it.
+
+    Attributes:
+        id: Unique id.
+        source: Path in the study repository, e.g. ``analysis/dflash-analysis.md``.
+        line: Line of the claim in that file at the study's pinned commit.
+        model: Model id.
+        challenge: Challenge id.
+        kind: What sort of claim it is, a key of `KINDS`.
+        claim: One-line paraphrase, in our words.
+        decider: How a result decides it.
+        contradicts: Ids of claims it contradicts.
+        toml_line: Where the entry starts in data/claims.toml.
+    """
     id: str
     source: str  # path in the study repository, e.g. analysis/dflash-analysis.md
     line: int  # line of the claim in that file at the study's pinned commit
@@ -78,12 +104,20 @@ class Claim:
     toml_line: int = 0  # where the entry starts in data/claims.toml
 
     def source_url(self, repo: str, commit: str) -> str:
+        """Link to the claim's line in the study repository, pinned to `commit` (to HEAD without one)."""
         base = repo.rstrip("/")
         return f"{base}/blob/{commit}/{self.source}#L{self.line}" if commit else f"{base}/blob/HEAD/{self.source}"
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a result says of a claim.
+
+    Attributes:
+        state: One of `VERDICTS`.
+        why: undecided: a short reason (not run, no GPU, no adapter, ...); else empty.
+        evidence: What the run showed, in a sentence.
+    """
     state: str  # one of VERDICTS
     why: str = ""  # undecided: short reason (not run, no GPU, no adapter, ...); else ''
     evidence: str = ""  # what the run showed, in a sentence
@@ -99,14 +133,23 @@ class ChallengeNames:
 
 @dataclass
 class Claims:
+    """The claims of data/claims.toml, validated.
+
+    Attributes:
+        path: The file.
+        items: The claims recorded, in file order.
+        read: How many claims were read in the study (at least as many as recorded).
+    """
     path: Path
     items: list[Claim] = field(default_factory=list)
     read: int = 0  # claims recorded (checkable and not)
 
     def by_id(self) -> dict[str, Claim]:
+        """The claims by id."""
         return {c.id: c for c in self.items}
 
     def about(self, model: str, challenge: str) -> list[Claim]:
+        """The claims about one model's solution of one challenge."""
         return [c for c in self.items if c.model == model and c.challenge == challenge]
 
     def pairs(self) -> list[tuple[Claim, Claim]]:
@@ -478,6 +521,7 @@ def strongest(claims: Claims, verdicts: Mapping[str, Verdict], state: str = "con
 
 
 def counts(verdicts: Mapping[str, Verdict]) -> dict[str, int]:
+    """How many verdicts are in each state, every state of `VERDICTS` present."""
     out = {v: 0 for v in VERDICTS}
     for v in verdicts.values():
         out[v.state] += 1

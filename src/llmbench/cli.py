@@ -23,6 +23,11 @@ def _console():
 
 
 def cmd_run(args) -> int:
+    """``llmbench run``: plan, then run what is stale, with progress; ``-k`` re-runs matching tests verbosely.
+
+    Returns:
+        The exit status.
+    """
     from rich.markup import escape
     from rich.table import Table
 
@@ -172,6 +177,11 @@ def cmd_rerun_k(args, project) -> int:
 
 
 def cmd_validate(args) -> int:
+    """``llmbench validate``: run stale controls, then check each challenge's suite against them.
+
+    Returns:
+        0 when every suite passes its reference and catches its mutants and cheats, else 1.
+    """
     from .challenge import load_challenges
     from .runner import make_plan, run_lock, run_plan
     from .store import ResultStore
@@ -196,6 +206,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_status(args) -> int:
+    """``llmbench status``: each planned run as cached, stale (and why), missing; result files no plan names
+    as orphaned. ``--keys`` prints the result keys instead (for CI caches).
+    """
     from .runner import make_plan
     from .store import ResultStore
 
@@ -228,6 +241,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    """``llmbench schema``: print the results' JSON Schema."""
     from .schema import json_schema
 
     print(json.dumps(json_schema(), indent=1))
@@ -235,6 +249,7 @@ def cmd_schema(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``llmbench`` command line: every command with its options."""
     ap = argparse.ArgumentParser(prog="llmbench", description="Run LLM benchmark solutions and publish the results.")
     sub = ap.add_subparsers(dest="command", required=True)
     iso = {"default": os.environ.get("LLMBENCH_ISOLATION", "auto"), "choices": ("auto", "bwrap", "fallback"),
@@ -288,6 +303,11 @@ def _extra_commands():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``llmbench`` entry point.
+
+    Returns:
+        The exit status: 2 for a content or usage error (printed as one line), 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"

@@ -13,6 +13,7 @@ from .scaffold import new_model, new_model_report
 
 
 def cmd_new_model(args) -> int:
+    """``llmbench new-model MODEL``: create solutions/MODEL/ with every challenge's prompt."""
     project = Project.find()
     written = new_model(project, args.model)
     print(new_model_report(project, args.model, written))
@@ -20,6 +21,11 @@ def cmd_new_model(args) -> int:
 
 
 def cmd_import(args) -> int:
+    """``llmbench import PATH|GIT-URL``: import a study repository's solutions into solutions/.
+
+    Returns:
+        0 when every solution was imported, else 1.
+    """
     project = Project.find()
     summary = import_study(project, args.source, parse_maps(args.map), force=args.force)
     print(summary.render())
@@ -29,6 +35,12 @@ def cmd_import(args) -> int:
 
 
 def cmd_study(args) -> int:
+    """``llmbench study``: import the published study (pinned in data/study.toml, or a local copy) for this
+    build; it is never stored in the repository.
+
+    Returns:
+        0 when every solution was imported, else 1.
+    """
     from .study import load_study
     from .study_source import StudyCopy
 
@@ -45,6 +57,7 @@ def cmd_study(args) -> int:
 
 
 def register(sub, iso=None) -> None:
+    """Add the content commands (``new-model``, ``import``, ``study``) to the CLI's subparsers."""
     p = sub.add_parser("new-model", help="create solutions/MODEL/ with every challenge's prompt and model.toml")
     p.add_argument("model", help="model id: [a-z0-9][a-z0-9._-]* (e.g. glm5.1, kimi-k2.6)")
     p.set_defaults(func=cmd_new_model)

@@ -41,6 +41,11 @@ def _closed_to_others(path: str) -> bool:
 
 
 def reopen_sys_path() -> None:
+    """Reopen every sys.path entry others may not read as /proc/self/fd/N, so imports work after the drop.
+
+    Packages already imported get their ``__path__`` rewritten the same way. The rest of those
+    trees stays closed to the unprivileged uid.
+    """
     moved: dict[str, str] = {}
     new = []
     for entry in sys.path:
@@ -64,6 +69,11 @@ def reopen_sys_path() -> None:
 
 
 def drop(uid: int) -> None:
+    """Become `uid` (no supplementary groups), and stay dumpable so /proc/self/fd stays open to us.
+
+    Raises:
+        SystemExit: The uid did not change.
+    """
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
@@ -92,6 +102,12 @@ def parse(argv: list[str]) -> tuple[int | None, str, list[str]]:
 
 
 def main(argv: list[str]) -> None:
+    """Bootstrap one sandboxed process: reopen paths and drop privileges (with ``--uid``), import the target
+    from trusted paths, then enter the copy and run the target module or script.
+
+    Raises:
+        SystemExit: A usage error, or the interpreter was not started with ``-s -P``.
+    """
     uid, chdir, rest = parse(argv)
     from llmbench.sandbox import set_parent_death_signal
 

@@ -52,6 +52,7 @@ def grade_points(grade: str | None) -> float | None:
 
 
 def is_grade(text: str | None) -> bool:
+    """Whether the text is a letter grade (or a split like ``"A-/B+"``) that `grade_points` can read."""
     return grade_points(text) is not None
 
 
@@ -73,6 +74,7 @@ def grade_sort_key(grade: str | None) -> float:
 
 
 def average_grade(grades: Iterable[str | None]) -> str | None:
+    """The nearest letter grade to the mean of the readable grades, or None when none is readable."""
     points = [p for p in (grade_points(g) for g in grades) if p is not None]
     if not points:
         return None

@@ -50,6 +50,9 @@ class Failure(str, Enum):
 
     @property
     def needs_adapter(self) -> bool:
+        """True when a thin adapter would fix it: the calling convention differs, or the entry point is
+        missing or ambiguous.
+        """
         return self in (Failure.PROTOCOL, Failure.ENTRY_MISSING, Failure.AMBIGUOUS)
 
 
@@ -96,9 +99,9 @@ def gap_reason(failure: Failure, detail: str = "") -> str:
 # ------------------------------------------------------------------------------- tests
 @dataclass(frozen=True)
 class TestView:
-    __test__ = False  # not a pytest class
-
     """What the verdict rules need of one conformance test record (schema.TestRecord fits)."""
+
+    __test__ = False  # not a pytest class
 
     name: str
     outcome: str  # passed | failed | error | timeout | skipped | not_run

@@ -24,6 +24,15 @@ _TOP_KEYS = ("prompt", "asked", "checks")
 
 @dataclass(frozen=True)
 class Difference:
+    """One way llmbench's checks differ from what the study asked (``[[<challenge>.differences]]``).
+
+    Attributes:
+        topic: What the difference is about.
+        study: What the study's prompt says.
+        llmbench: What llmbench checks.
+        why: Why they differ.
+        handling: How the suite deals with it: a key of `HANDLING`.
+    """
     topic: str
     study: str
     llmbench: str
@@ -33,6 +42,13 @@ class Difference:
 
 @dataclass(frozen=True)
 class Contradiction:
+    """Two rules of the study's prompt that cannot both hold.
+
+    Attributes:
+        rule: One rule of the prompt.
+        other: The rule it contradicts.
+        follows: Which one the suite follows, and how the other shows.
+    """
     rule: str  # one rule of the study's prompt
     other: str  # the rule it contradicts
     follows: str  # which one the suite follows, and how the other shows
@@ -40,6 +56,16 @@ class Contradiction:
 
 @dataclass(frozen=True)
 class Fidelity:
+    """How one challenge's checks relate to what the study asked, for the site's fidelity page.
+
+    Attributes:
+        challenge: Challenge id.
+        prompt: The study's prompt files and how they differ between models.
+        asked: What the study asked.
+        checks: What llmbench checks.
+        differences: Each way the two differ.
+        contradictions: Rules of the prompt that contradict each other.
+    """
     challenge: str
     prompt: str  # the study's prompt files and how they differ between models
     asked: str

@@ -29,6 +29,26 @@ CLONE_TIMEOUT_S = 600
 
 @dataclass
 class ImportSummary:
+    """What ``llmbench import`` / ``llmbench study`` did, printed by `render`.
+
+    Attributes:
+        source: Where it imported from.
+        commit: HEAD of a cloned repository.
+        models: Model id -> source folder.
+        imported: ``(model, challenge)`` solutions copied.
+        replaced: Those imported over an existing one (``--force``).
+        kept: Existing solutions left alone.
+        files: Files copied.
+        bytes: Bytes copied.
+        model_tomls: model.toml files written.
+        no_attempt: ``folder/challenge`` folders holding only the prompt: no attempt, skipped.
+        skipped: ``(source path, why)`` of what was not copied.
+        unknown_models: Top-level folders not recognised as models.
+        holds_challenges: Those of them with challenge folders inside.
+        unknown_challenges: ``model-folder/sub`` folders that are not challenges in challenges/.
+        identical: Groups of ``model/challenge/file`` with the same bytes in more than one model's
+            folder (prompt copies excluded): one model may hold another's file.
+    """
     source: str
     commit: str = ""  # HEAD of a cloned repository
     models: dict[str, str] = field(default_factory=dict)  # model id -> source folder
@@ -53,6 +73,9 @@ class ImportSummary:
         return bool(self.imported or self.kept)
 
     def render(self) -> str:
+        """The summary as lines a person reads: counts, what was kept or skipped and why, and how to fix
+        what was not recognised.
+        """
         lines = [f"Imported from {self.source}" + (f" (commit {self.commit[:12]})" if self.commit else "")]
         used = {m for m, _ in self.imported + self.kept}
         if used:
@@ -100,6 +123,7 @@ def _size(n: int) -> str:
 
 
 def is_url(source: str) -> bool:
+    """Whether the source is a git URL (cloned) rather than a local folder."""
     return source.startswith(URL_PREFIXES)
 
 

@@ -47,6 +47,7 @@ def hash_tree(h, folder: Path | None, label: str, skip: tuple[str, ...] = ()) ->
 
 
 def tree_digest(folder: Path | None, label: str, skip: tuple[str, ...] = (), extra: bytes = b"") -> str:
+    """A short digest (32 hex digits) of a folder's files, as `hash_tree` feeds them, plus `extra` bytes."""
     h = hashlib.sha256()
     hash_tree(h, folder, label, skip)
     h.update(extra)

@@ -48,14 +48,22 @@ class PlainProgress:
         return text
 
     def running(self) -> str:
+        """The runs in progress with their elapsed time, oldest first: ``"a/x (42 s), b/y (3 s)"``."""
         now = self.now()
         return ", ".join(f"{label} ({now - t:.0f} s)" for label, t in sorted(self.active.items(), key=lambda kv: kv[1]))
 
     def started(self, label: str) -> None:
+        """Record that a run started."""
         with self.lock:
             self.active[label] = self.now()
 
     def finished(self, label: str, line: str) -> None:
+        """Record that a run finished and print its line with the counts.
+
+        Args:
+            label: The run's label, as given to `started`.
+            line: What to print about it.
+        """
         with self.lock:
             self.active.pop(label, None)
             self.done += 1
@@ -99,12 +107,19 @@ class LiveProgress:
         self.lock = threading.Lock()
 
     def started(self, label: str) -> None:
+        """Show a line with its own timer for a run that started."""
         from rich.markup import escape
 
         with self.lock:
             self.tasks[label] = self.runs.add_task(escape(label), total=None)
 
     def finished(self, label: str, line: str) -> None:
+        """Drop the run's line, print its result line above the display and advance the bar.
+
+        Args:
+            label: The run's label, as given to `started`.
+            line: What to print about it (rich markup).
+        """
         with self.lock:
             task = self.tasks.pop(label, None)
             if task is not None:

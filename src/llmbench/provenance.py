@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 @functools.lru_cache(maxsize=4)
 def git_commit(root: Path) -> str:
+    """The repository's short HEAD commit, with ``+dirty`` when tracked files changed; ``"unknown"`` without git."""
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=10)
@@ -37,6 +38,7 @@ def git_commit(root: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo, else what `platform` knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -48,6 +50,7 @@ def cpu_model() -> str:
 
 @functools.lru_cache(maxsize=1)
 def blas_threads() -> int | None:
+    """Threads the BLAS libraries may use (via threadpoolctl), or None when it is not installed or finds none."""
     try:
         from threadpoolctl import threadpool_info  # optional
 

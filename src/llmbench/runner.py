@@ -79,10 +79,12 @@ class Job:
 
     @property
     def phase_names(self) -> list[str]:
+        """Names of `phases`, in run order."""
         return [p.name for p in self.phases]
 
     @property
     def rerun_phases(self) -> list[str]:
+        """The phases that run again: those not reused from an earlier result with the same key."""
         return [p for p in self.phase_names if p not in self.reuse]
 
     def explain(self) -> str:
@@ -93,12 +95,16 @@ class Job:
 
     @property
     def label(self) -> str:
+        """The run's name in progress lines: ``<model>/<challenge>``, or ``<challenge>:<control>`` for a control."""
         if self.run_kind == "solution":
             return f"{self.model}/{self.challenge.id}"
         return f"{self.challenge.id}:{'reference' if self.run_kind == 'reference' else self.run_kind + ' ' + self.trap}"
 
     @property
     def patch(self) -> Path | None:
+        """The patch applied to a copy of the reference: the mutant's or the specific cheat's; None otherwise
+        (a solution, the reference, or a generic cheat).
+        """
         if self.run_kind == "cheat":
             return self.challenge.cheat_patches().get(self.trap)  # None: a generic cheat
         return self.challenge.mutants_dir / f"{self.trap}.patch" if self.run_kind == "mutant" else None
@@ -124,15 +130,34 @@ def plan_reasons(jobs) -> str:
 
 @dataclass
 class Plan:
+    """What `llmbench run` will do: every job of the chosen solutions and controls, cached ones included."""
     jobs: list[Job] = field(default_factory=list)
 
     @property
     def to_run(self) -> list[Job]:
+        """The jobs whose result is missing or stale."""
         return [j for j in self.jobs if not j.cached]
 
 
 def make_plan(project: Project, models=(), challenges=(), controls=True, solutions=True,
               isolation: str = "auto", force: bool = False) -> Plan:
+    """Plan the runs: each chosen solution and control, keyed, with the phases an earlier result lets it reuse.
+
+    Args:
+        project: The repository.
+        models: Model ids to run; empty means all (and then controls too).
+        challenges: Challenge ids to run; empty means all.
+        controls: Include each challenge's reference, mutants and cheats.
+        solutions: Include the models' solutions.
+        isolation: Sandbox isolation (``"auto"``, or one the sandbox names); it is part of the keys.
+        force: Re-run everything, reusing nothing.
+
+    Returns:
+        The plan; nothing has run yet.
+
+    Raises:
+        ContentError: An unknown challenge, model or mutant's trap, or a challenge's contributor mistake.
+    """
     all_challenges = load_challenges(project.challenges_dir)
     unknown = [c for c in challenges if c not in all_challenges]
     if unknown:
@@ -258,6 +283,14 @@ CODE_SUFFIXES = (".py", ".cu", ".cuh", ".c", ".cpp", ".h")
 
 
 def file_infos(folder: Path) -> tuple[list[FileInfo], int]:
+    """The solution's files as published, and its lines of code.
+
+    Files are streamed (a solution may hold a multi-GB checkpoint); links and special files are
+    listed but never opened.
+
+    Returns:
+        One `FileInfo` per file, and the count of non-blank, non-comment lines of its code files.
+    """
     infos, loc = [], 0
     for rel in solution_files(folder):
         p = folder / rel
@@ -393,6 +426,7 @@ def verdict_signature(result: Result) -> str:
 
 
 def is_flaky(result: Result) -> bool:
+    """Whether a repeated run (``--repeat N``) gave different verdicts."""
     return len(set(result.repeat_verdicts)) > 1
 
 

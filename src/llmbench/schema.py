@@ -268,7 +268,7 @@ class Result(BaseModel):
     reported: dict[str, Reported] = Field(default_factory=dict)
     """Figures the solution's own files claim, by metric name."""
     loc: int = 0
-    """Lines of code in the solution."""
+    """Lines of code in the solution: non-blank, non-comment lines of its code files."""
     files: list[FileInfo] = Field(default_factory=list)
     """The solution's files."""
     adapter: AdapterInfo = Field(default_factory=AdapterInfo)

@@ -14,6 +14,14 @@ from .schema import Result
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``--shard I/N``.
+
+    Returns:
+        ``(I, N)``, with 1 <= I <= N.
+
+    Raises:
+        LlmbenchError: Not of that form.
+    """
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
@@ -29,6 +37,7 @@ def shard_of(key: str, n: int) -> int:
 
 
 def select_shard(jobs, text: str):
+    """The jobs of shard ``I/N``: those whose key falls into it (`shard_of`)."""
     i, n = parse_shard(text)
     return [j for j in jobs if shard_of(j.key, n) == i]
 
@@ -68,6 +77,7 @@ def merge(sources: list[Path], dest: Path) -> dict[str, int]:
 
 
 def register(sub, iso) -> None:
+    """Add the ``merge`` command (combine sharded result folders) to the CLI's subparsers."""
     p = sub.add_parser("merge", help="combine result folders of sharded runs into results/")
     p.add_argument("folders", nargs="+", type=Path)
     p.add_argument("--into", type=Path, default=None, help="destination (default: the project's results/)")

@@ -61,6 +61,7 @@ def _valid(params) -> bool:
 
 
 def render(name: str, params) -> str:
+    """A signature as text, e.g. ``f(a, b=..., *args, **kw)``, from ``[name, kind, has_default]`` parameters."""
     parts = []
     for pname, kind, has_default in params:
         prefix = "*" if kind == "var_positional" else "**" if kind == "var_keyword" else ""

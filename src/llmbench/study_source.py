@@ -31,6 +31,7 @@ def archive_url(source: str, commit: str) -> str:
 
 
 def no_copy_message(url: str) -> str:
+    """The error when there is neither network nor a local copy: how to point the command at a copy."""
     return (f"no network to fetch the study ({url}), and no local copy given. Point it at a copy: "
             "`make study STUDY=/path/to/llm_programming_tests` (a folder, a git clone, or the .tar.gz made by "
             "`git archive`), or `llmbench study --source PATH`.")

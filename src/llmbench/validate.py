@@ -10,6 +10,25 @@ from .schema import Result
 
 @dataclass
 class Validation:
+    """What ``llmbench validate`` found for one challenge: does its suite pass the reference and catch
+    every mutant and cheat?
+
+    Attributes:
+        challenge: Challenge id.
+        reference_ok: The reference passed (or compiled where nothing can run) and fell into no trap.
+        reference_reason: Why not, when it did not.
+        caught: Traps whose mutant the suite caught.
+        missed: Traps whose mutant ran its trap's tests and passed them: a suite bug.
+        not_run: Trap -> why its mutant could not be checked here.
+        no_mutant: Traps with no mutant.
+        compiled: Kinds with a compile phase: what compiled here.
+        cheats_caught: Cheat -> the first test that failed it.
+        cheats_missed: Cheats that passed the whole suite: a suite bug.
+        cheats_not_run: Cheat -> why it could not be checked here.
+        cheats_declared: How many cheat controls the challenge declares.
+        scale_judged: Reference tests whose comparisons were recorded (`llmbench.conformance.scale`).
+        scale_problems: Tests whose comparisons are not sane in scale.
+    """
     challenge: str
     reference_ok: bool
     reference_reason: str = ""
@@ -27,10 +46,12 @@ class Validation:
 
     @property
     def ok(self) -> bool:
+        """Whether the suite is sound: the reference passes and no mutant, cheat or scale check slipped through."""
         return (self.reference_ok and not self.missed and not self.no_mutant and not self.cheats_missed
                 and not self.scale_problems)
 
     def line(self) -> str:
+        """One line summarising the validation, as ``llmbench validate`` prints it."""
         checked = len(self.caught) + len(self.missed)
         ref = ("reference ok" if self.reference_ok else f"reference FAILED ({self.reference_reason})")
         text = f"{self.challenge}: {ref}, traps caught {len(self.caught)}/{checked}"
@@ -89,6 +110,16 @@ def cheat_verdict(result: Result) -> tuple[str, str]:
 
 
 def validate_challenge(challenge: Challenge, controls: dict[str, Result]) -> Validation:
+    """Judge a challenge's suite from its controls' results.
+
+    Args:
+        challenge: The challenge.
+        controls: Its control results by name (``reference``, ``mutant-<trap>``, ``cheat-<name>``), as
+            `llmbench.store.ResultStore.controls` gives them.
+
+    Returns:
+        What was caught, missed and not checked.
+    """
     ref = controls.get("reference")
     if ref is None:
         return Validation(challenge.id, False, "no reference result")

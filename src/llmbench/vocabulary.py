@@ -53,10 +53,12 @@ class Term:
 
     @property
     def glyph(self) -> str:
+        """The glyph of the term's kind."""
         return KINDS[self.kind].glyph
 
     @property
     def gap(self) -> bool:
+        """True when the term is our gap: it says nothing about the solution."""
         return self.kind == "gap"
 
 

@@ -206,6 +206,7 @@ def _blob(blobs: list[bytes], i) -> bytes:
 
 # ----------------------------------------------------------------------------- framing
 def write_message(stream, header: dict, blobs: list[bytes]) -> None:
+    """Write one framed message: a JSON header, then length-prefixed binary blobs."""
     head = json.dumps(header, allow_nan=False).encode()
     parts = [struct.pack("!I", len(head)), head, struct.pack("!I", len(blobs))]
     for b in blobs:
@@ -226,6 +227,15 @@ def _read_exact(stream, n: int) -> bytes:
 
 
 def read_message(stream) -> tuple[dict, list[bytes]]:
+    """Read one framed message, checking every size before reading it.
+
+    Returns:
+        The JSON header (an object) and the blobs.
+
+    Raises:
+        ProtocolError: A malformed or oversized message.
+        EOFError: The stream ended.
+    """
     (n,) = struct.unpack("!I", _read_exact(stream, 4))
     if n > MAX_HEADER:
         raise ProtocolError("header too large")

@@ -39,10 +39,12 @@ def _is_package(path: Path) -> bool:
 
 
 class MissingDependency(Exception):
+    """The solution imports a package we do not install: our gap (grey), never the solution's failure."""
     pass
 
 
 class EntryNotFound(Exception):
+    """No module of the solution (or its adapter) defines the entry point."""
     pass
 
 
@@ -139,6 +141,17 @@ class SolutionLoader:
         return module
 
     def resolve(self, entry: str):
+        """The callable behind a canonical entry point, found once and cached.
+
+        Cached because a solution may make its own folder unreadable after the first call; a
+        failure is cached too and raised again.
+
+        Raises:
+            EntryNotFound: No module defines it.
+            MissingDependency: The module defining it imports a package we do not install.
+            AmbiguousEntry: Several modules define it.
+            LoadFailed: The solution's code raised while loading.
+        """
         # Cached: a solution may make its own folder unreadable after the first call.
         if entry not in self.resolved:
             try:
@@ -218,6 +231,10 @@ class SolutionLoader:
 
 
 class Worker:
+    """Serves the trusted side's requests on one loaded solution: calls, attributes, handles.
+
+    Objects that cannot cross the wire stay here, named by an integer handle.
+    """
     def __init__(self, loader: SolutionLoader, support: Path | None):
         self.loader = loader
         self.support = support
@@ -228,17 +245,28 @@ class Worker:
 
     # -- handles and specs --------------------------------------------------------------
     def to_handle(self, obj) -> tuple[int, str]:
+        """Keep an object here and return its handle and type name, which the trusted side sees instead."""
         hid = self.next_id
         self.next_id += 1
         self.objects[hid] = obj
         return hid, type(obj).__name__
 
     def from_handle(self, hid: int, _type: str):
+        """The object behind a handle.
+
+        Raises:
+            wire.ProtocolError: Unknown handle.
+        """
         if hid not in self.objects:
             raise wire.ProtocolError(f"unknown handle {hid}")
         return self.objects[hid]
 
     def build_spec(self, cls: str, params: dict):
+        """Build an object the suite describes (``remote(...)``) with a factory from the challenge's support.py.
+
+        Raises:
+            wire.ProtocolError: The challenge has no support.py, or it lacks the factory.
+        """
         if self.support is None:
             raise wire.ProtocolError("this challenge has no support.py for remote(...) helpers")
         if str(self.support) not in sys.path:
@@ -253,6 +281,7 @@ class Worker:
 
     # -- calling --------------------------------------------------------------------------
     def decode_args(self, header, blobs):
+        """Decode a call's positional and keyword arguments from the request."""
         args = wire.decode(header.get("args", []), blobs, self.from_handle, self.build_spec)
         kwargs = wire.decode(header.get("kwargs", {"$t": "dict", "v": []}), blobs, self.from_handle, self.build_spec)
         return args, kwargs
@@ -308,6 +337,15 @@ class Worker:
         return None
 
     def handle(self, header: dict, blobs: list[bytes]):
+        """Answer one request (``ping``, ``probe``, ``has``, ``accepts``, ``call``, ``attr``, ...).
+
+        Args:
+            header: The request's JSON header; ``op`` names the operation.
+            blobs: The request's binary payloads (array data).
+
+        Returns:
+            The response header and its blobs.
+        """
         op = header.get("op")
         if op == "ping":
             return {"ok": True, "value": "pong"}, []
@@ -386,6 +424,16 @@ def _nbytes(value, depth=0) -> int:
 
 
 def error_response(exc: BaseException, protocol: str | None = None) -> dict:
+    """The response that reports an exception to the trusted side, classified by ``kind``.
+
+    Args:
+        exc: What the solution (or loading it) raised.
+        protocol: When set, the call did not fit our calling convention: a ``protocol_mismatch`` with this message.
+
+    Returns:
+        A response header: ``missing_dependency``, ``not_found``, ``protocol`` or ``exception``
+        (with a truncated traceback) in ``kind``. A hostile ``__str__`` cannot break it.
+    """
     if protocol:
         return {"ok": False, "kind": "protocol_mismatch", "type": type(exc).__name__, "message": protocol}
     if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -416,6 +464,7 @@ def native_loader(spec: str):
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the worker: load the solution named on the command line and serve requests until stdin closes."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--solution", required=True)
     ap.add_argument("--adapter")

@@ -1,12 +1,15 @@
-"""What a build keeps: finished chart SVGs, in memory for one build and on disk between builds.
+"""What a build keeps between builds: finished chart SVGs and rendered markdown.
 
-The build owns the store (the plugin makes one per build, pointing at .llmbench/charts/);
-a warm rebuild then neither imports matplotlib nor draws anything. A store without a
-folder keeps charts for one build only.
+The build owns these stores (the plugin makes them per build, under the project's state
+folder .llmbench/); a warm rebuild then neither loads the results nor imports matplotlib,
+and re-renders only what its inputs' keys (`inputs.Fingerprint`) say changed. A store
+without a folder keeps nothing between builds.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from pathlib import Path
 
 from .charts import Bar, bar_chart_svg
@@ -69,3 +72,85 @@ class ChartStore:
 
         key = hashlib.sha256(f"{CHART_FORMAT}|{version('matplotlib')}|{args!r}".encode()).hexdigest()[:32]
         return self.folder / f"{key}.svg"
+
+
+PAGE_FORMAT = "1"  # bump when what an entry holds changes
+
+
+class PageCache:
+    """Rendered markdown and the raw HTML it carries, by key, on disk between builds.
+
+    An entry is what a renderer returned for one key: its markdown and the raw-HTML pieces
+    (token -> HTML) its placeholders stand for. Entries a build did not use are removed by
+    `prune`, so the folder holds one build's worth.
+
+    Args:
+        folder: Where entries are kept; None keeps nothing.
+    """
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.used: set[str] = set()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(*parts: str) -> str:
+        """A key from its parts (input keys, page, directive and arguments).
+
+        Args:
+            *parts: Text parts; their order matters.
+
+        Returns:
+            A hex digest usable as a file name.
+        """
+        return hashlib.sha256("\0".join((PAGE_FORMAT, *parts)).encode("utf-8", "surrogateescape")).hexdigest()
+
+    def get(self, key: str) -> tuple[str, dict[str, str]] | None:
+        """The entry stored under key.
+
+        Args:
+            key: From `key`.
+
+        Returns:
+            (markdown, {token: raw HTML}), or None when there is none (or it is unreadable).
+        """
+        if self.folder is None:
+            return None
+        try:
+            entry = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            found = (entry["markdown"], dict(entry["raw"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            self.misses += 1
+            return None
+        self.used.add(key)
+        self.hits += 1
+        return found
+
+    def put(self, key: str, markdown: str, raw: dict[str, str]) -> None:
+        """Store an entry (a read-only checkout still builds: failures to write are ignored).
+
+        Args:
+            key: From `key`.
+            markdown: The rendered markdown.
+            raw: The raw-HTML pieces its placeholders stand for.
+        """
+        if self.folder is None:
+            return
+        self.used.add(key)
+        try:
+            from ..store import write_atomic
+
+            write_atomic(self.folder / f"{key}.json", json.dumps({"markdown": markdown, "raw": raw}))
+        except OSError:
+            pass
+
+    def prune(self) -> None:
+        """Remove the entries this build did not use (their inputs changed since)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*.json"):
+            if path.stem not in self.used:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ContentError
 from .cache import ChartStore
-from .data import SiteData
 from .markers import Directive
+
+if TYPE_CHECKING:  # the data module imports pydantic and the schema: not needed to make a Context
+    from .data import SiteData
 
 
 def default_flags() -> Callable | None:

@@ -1,61 +1,18 @@
-"""The site's layout: the generated pages, the analysis pages, the nav sections listing them, page metadata."""
+"""The site's layout: its outline (generated pages, challenges, models), the analysis pages, the nav, page metadata.
+
+Light on purpose: a warm build lays the site out from a cached outline, without loading
+the results or importing the renderers.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from . import pages
-from .claims import claims_page
-from .context import Context
-from .data import SiteData
-from .text import nav_title
+from .text import nav_title, title_of
 
 # Search boosts: a reader searching a model's or a challenge's name wants its page first.
 BOOST = {"models/": 5.0, "challenges/": 4.0, "solutions/": 1.0}
 RESULT_PAGES = ("models/", "challenges/", "solutions/", "downloads.md", "statuses.md")
-
-
-Page = Callable[[Context], str]
-
-
-def generated_pages(d: SiteData) -> dict[str, Page]:
-    """The pages the site generates from data, each as a function of its page context.
-
-    Args:
-        d: The site data.
-
-    Returns:
-        src_uri -> function(ctx) returning the page's markdown (the analysis index is
-        added by the plugin only when analysis/ has none).
-    """
-    out: dict[str, Page] = {
-        "challenges/index.md": lambda ctx: pages.challenges_index(d, ctx),
-        "statuses.md": lambda ctx: pages.statuses_page(ctx),
-        "models/index.md": lambda ctx: pages.models_index(d, ctx),
-        "downloads.md": lambda ctx: pages.downloads_page(d, ctx),
-        "fidelity.md": lambda ctx: pages.fidelity_page(d, ctx),
-        "claims.md": lambda ctx: claims_page(d, ctx),
-    }
-    for cid in d.challenges:
-        out[f"challenges/{cid}.md"] = lambda ctx, cid=cid: pages.challenge_page(d, cid, ctx)
-    for mid in d.models:
-        out[f"models/{mid}.md"] = lambda ctx, mid=mid: pages.model_page(d, mid, ctx)
-    for mid, cid in d.pairs:
-        out[f"solutions/{mid}/{cid}.md"] = lambda ctx, m=mid, c=cid: pages.solution_page(d, m, c, ctx)
-    return out
-
-
-def download_files(d: SiteData) -> dict[str, str]:
-    """The downloadable files: all results as JSON and CSV, their schema, the study's facts.
-
-    Args:
-        d: The site data.
-
-    Returns:
-        src_uri -> the file's text.
-    """
-    return {"downloads/results.json": pages.results_json(d), "downloads/results.csv": pages.results_csv(d),
-            "downloads/result.schema.json": pages.schema_json(), "downloads/study.json": pages.study_json(d)}
 
 
 def shown_analysis(rel: str) -> bool:
@@ -85,17 +42,54 @@ def analysis_files(folder: Path) -> list[tuple[str, str]]:
             rel = path.relative_to(folder).as_posix()
             if not shown_analysis(rel):
                 continue
-            title = pages.title_of(path.read_text(encoding="utf-8"), path.stem.replace("_", " ").capitalize())
+            title = title_of(path.read_text(encoding="utf-8"), path.stem.replace("_", " ").capitalize())
             out.append((f"analysis/{rel}", title))
     return out
 
 
-def expand_nav(nav: list, data: SiteData, analysis_pages: list[tuple[str, str]]) -> list:
+@dataclass
+class Outline:
+    """What the site generates, as a build lays it out (cached between builds as JSON).
+
+    Attributes:
+        challenges: (challenge id, title) in the site's order.
+        models: (model id, name) in the site's order.
+        pages: The generated pages' src_uris, in the order they are added.
+        downloads: The downloadable files: src_uri -> text.
+    """
+
+    challenges: list[tuple[str, str]] = field(default_factory=list)
+    models: list[tuple[str, str]] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    downloads: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The outline as JSON-ready data."""
+        return {"challenges": self.challenges, "models": self.models, "pages": self.pages, "downloads": self.downloads}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Outline":
+        """The outline `to_json` gave.
+
+        Args:
+            data: JSON data.
+
+        Returns:
+            The outline.
+
+        Raises:
+            KeyError, TypeError, ValueError: The data is not an outline.
+        """
+        return cls([tuple(x) for x in data["challenges"]], [tuple(x) for x in data["models"]],
+                   list(data["pages"]), dict(data["downloads"]))
+
+
+def expand_nav(nav: list, outline: Outline, analysis_pages: list[tuple[str, str]]) -> list:
     """Turn the entries challenges/index.md, models/index.md and analysis/index.md into sections.
 
     Args:
         nav: mkdocs.yml's nav.
-        data: The site data (challenges and models listed).
+        outline: The site's outline (challenges and models listed).
         analysis_pages: (src_uri, title) of the analysis pages.
 
     Returns:
@@ -104,8 +98,8 @@ def expand_nav(nav: list, data: SiteData, analysis_pages: list[tuple[str, str]])
     # The theme prints nav titles as HTML, unescaped: a model's name (from an imported
     # study's model.toml) must reach it as text.
     sections = {
-        "challenges/index.md": [{nav_title(info.title): f"challenges/{cid}.md"} for cid, info in data.challenges.items()],
-        "models/index.md": [{nav_title(info.name): f"models/{mid}.md"} for mid, info in data.models.items()],
+        "challenges/index.md": [{nav_title(title): f"challenges/{cid}.md"} for cid, title in outline.challenges],
+        "models/index.md": [{nav_title(name): f"models/{mid}.md"} for mid, name in outline.models],
         "analysis/index.md": [{nav_title(title): uri} for uri, title in analysis_pages if uri != "analysis/index.md"],
     }
 

@@ -739,18 +739,3 @@ def schema_json() -> str:
         JSON text.
     """
     return json.dumps(json_schema(), indent=1, sort_keys=True) + "\n"
-
-
-def title_of(markdown: str, fallback: str) -> str:
-    """A page's title: its first level-1 heading.
-
-    Args:
-        markdown: The page's text.
-        fallback: The title when it has none.
-
-    Returns:
-        The title.
-    """
-    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
-    return m.group(1) if m else fallback
-

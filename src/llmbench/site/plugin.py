@@ -1,13 +1,15 @@
 """The llmbench mkdocs plugin: thin glue between mkdocs' hooks and the pure renderers.
 
-Per build it loads the site data once, adds the generated pages (challenges, models,
-solutions, downloads, analysis/) as virtual files, renders live directives in hand-written
-pages, and swaps raw-HTML placeholders back in after markdown conversion. What each hook
-does lives elsewhere: `layout` (which pages, the nav), `directives` (rendering),
-`markers` (finding directives), `stash` (raw HTML), `legends` (glyph legends).
+Per build it adds the generated pages (challenges, models, solutions, downloads,
+analysis/) as virtual files, renders live directives in hand-written pages, and swaps
+raw-HTML placeholders back in after markdown conversion. What each hook does lives
+elsewhere: `inputs` and `cache` (what is reused), `layout` and `generated` (which pages,
+the nav), `directives` (rendering), `markers` (finding directives), `stash` (raw HTML),
+`legends` (glyph legends).
 """
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 import secrets
@@ -20,39 +22,68 @@ from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
 from ..errors import ContentError
-from . import layout, pages
-from .cache import ChartStore
+from . import layout
+from .cache import ChartStore, PageCache
 from .config import LlmbenchConfig
-from .context import Context, default_flags
-from .data import SiteData, load_site_data
-from .directives import render
+from .context import Context
+from .inputs import Fingerprint, fingerprint
 from .legends import page_legend
 from .links import SiteLinks
-from .markers import replace
+from .markers import Directive, replace
 from .prose import unbacked_results
 from .stash import RawStash
 from .text import nav_title
+
+# Not imported here: data, generated, pages and directives (pydantic, the schema, every
+# renderer). A warm build whose pages are all in the cache never needs them.
 
 log = logging.getLogger("mkdocs.plugins.llmbench")
 ASSETS = ("llmbench.css", "llmbench.js")
 ASSET_DIR = "assets/llmbench"
 WATCHED = ("analysis", "challenges", "results", "solutions", "adapters", "data")
+OPTIONS = ("root", "results_dir", "study", "analysis_dir", "publish_sources")
 
 
 class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
-    """The mkdocs plugin `llmbench` (see `config.LlmbenchConfig` for its options)."""
+    """The mkdocs plugin `llmbench` (see `config.LlmbenchConfig` for its options).
+
+    A build loads the site data at most once, and only when something must be rendered:
+    rendered pages and directives are cached under .llmbench/ by the keys of their inputs
+    (`inputs.Fingerprint`), so a warm build re-renders only what changed.
+    """
 
     supports_multiple_instances = False
 
     def __init__(self):
-        self.data: SiteData | None = None
+        self._data = None
+        self._makers: dict | None = None
         self.root: Path | None = None
-        self.generated: dict[str, layout.Page] = {}  # src_uri -> function(ctx) -> markdown
+        self.generated: dict[str, object] = {}  # src_uri -> function(ctx) -> markdown
         self.stashes: dict[str, RawStash] = {}
         self.analysis_pages: list[tuple[str, str]] = []
+        self.inputs: Fingerprint | None = None
+        self.cache = PageCache(None)
+        self.outline: layout.Outline | None = None
+
+    @property
+    def data(self):
+        """The site data (`data.SiteData`), loaded on first use.
+
+        Raises:
+            PluginError: Contributor content is wrong (the message names the file and key).
+        """
+        if self._data is None:
+            from .data import load_site_data
+
+            try:
+                self._data = load_site_data(self.root, self.root / self.config.results_dir,
+                                            self.root / self.config.study, self.config.publish_sources)
+            except ContentError as exc:
+                raise PluginError(f"llmbench: {exc}") from None
+        return self._data
 
     def on_config(self, config):
-        """Load the site data, add the assets, expand the nav's sections.
+        """Fingerprint the inputs, lay the site out, add the assets, expand the nav's sections.
 
         Args:
             config: mkdocs' configuration.
@@ -65,22 +96,36 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         """
         base = Path(config.config_file_path or ".").resolve().parent
         self.root = (base / self.config.root).resolve() if self.config.root else base
-        try:
-            self.data = load_site_data(self.root, self.root / self.config.results_dir, self.root / self.config.study,
-                                       self.config.publish_sources)
-        except ContentError as exc:
-            raise PluginError(f"llmbench: {exc}") from None
-        self.flags = default_flags()
-        self.charts = ChartStore(self.root / ".llmbench" / "charts")
+        state = self.root / ".llmbench"
+        self.charts = ChartStore(state / "charts")
+        self.cache = PageCache(state / "pages")
         self.stashes = {}
+        self._flags = None
+        self.inputs = fingerprint(self.root, self.root / self.config.results_dir, self.root / self.config.study,
+                                  {name: self.config[name] for name in OPTIONS})
+        self.outline = self._outline()
         for name in ASSETS:
             target = config.extra_css if name.endswith(".css") else config.extra_javascript
             if f"{ASSET_DIR}/{name}" not in [str(x) for x in target]:
                 target.append(f"{ASSET_DIR}/{name}")
         self.analysis_pages = layout.analysis_files(self.root / self.config.analysis_dir)
         if config.nav:
-            config.nav = layout.expand_nav(config.nav, self.data, self.analysis_pages)
+            config.nav = layout.expand_nav(config.nav, self.outline, self.analysis_pages)
         return config
+
+    def _outline(self) -> layout.Outline:
+        key = PageCache.key("outline", self.inputs.everything)
+        found = self.cache.get(key)
+        if found is not None:
+            try:
+                return layout.Outline.from_json(json.loads(found[0]))
+            except (KeyError, TypeError, ValueError):
+                pass
+        from .generated import outline_of
+
+        outline = outline_of(self.data)
+        self.cache.put(key, json.dumps(outline.to_json()), {})
+        return outline
 
     def on_files(self, files: Files, *, config) -> Files:
         """Add the generated pages, the downloads, the assets and the analysis folder's files.
@@ -103,9 +148,9 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             files.append(File.generated(config, uri, content=""))
             self.generated[uri] = make
 
-        for uri, make in layout.generated_pages(self.data).items():
-            add(uri, make)
-        for uri, content in layout.download_files(self.data).items():
+        for uri in self.outline.pages:
+            add(uri, lambda ctx, uri=uri: self._maker(uri)(ctx))
+        for uri, content in self.outline.downloads.items():
             files.append(File.generated(config, uri, content=content))
         for name in ASSETS:
             text = (resources.files("llmbench.site") / "assets" / name).read_text(encoding="utf-8")
@@ -118,23 +163,47 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                     files.append(File(f"analysis/{path.relative_to(folder).as_posix()}", src_dir=str(self.root),
                                       dest_dir=config.site_dir, use_directory_urls=config.use_directory_urls))
         if files.get_file_from_path("analysis/index.md") is None:
-            add("analysis/index.md", lambda ctx: pages.analysis_index(
-                [(u, t) for u, t in self.analysis_pages if u != "analysis/index.md"], ctx))
+            def analysis_index(ctx):
+                from .pages import analysis_index
+
+                return analysis_index([(u, t) for u, t in self.analysis_pages if u != "analysis/index.md"], ctx)
+
+            add("analysis/index.md", analysis_index)
         return files
 
-    def _context(self, page) -> tuple[Context, str]:
-        uri = page.file.src_uri
-        stash = self.stashes[uri] = RawStash(f"lbraw{secrets.token_hex(12)}{len(self.stashes)}")
-        abs_path = page.file.abs_src_path
-        shown = posixpath.join("docs", uri)
-        if abs_path:
-            try:
-                shown = Path(abs_path).resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                shown = abs_path
-        ctx = Context(self.data, SiteLinks(uri), raw=stash, flags=self.flags, html=True, path=shown,
-                      charts=self.charts)
-        return ctx, shown
+    def _maker(self, uri: str):
+        if self._makers is None:
+            from .generated import generated_pages
+
+            self._makers = generated_pages(self.data)
+        return self._makers[uri]
+
+    def _context(self, uri: str, stash: RawStash, shown: str) -> Context:
+        if self._flags is None:
+            from .context import default_flags
+
+            self._flags = (default_flags(),)
+        return Context(self.data, SiteLinks(uri), raw=stash, flags=self._flags[0], html=True, path=shown,
+                       charts=self.charts)
+
+    def _page_key(self, uri: str) -> str:
+        """The key of a generated page's inputs: a solution page's own, or everything for the others."""
+        if uri.startswith("solutions/") and uri.count("/") == 2:
+            model, challenge = uri[len("solutions/"):-len(".md")].split("/")
+            return PageCache.key("page", uri, self.inputs.solution(model, challenge))
+        if uri == "analysis/index.md":
+            return PageCache.key("page", uri, self.inputs.everything, repr(self.analysis_pages))
+        return PageCache.key("page", uri, self.inputs.everything)
+
+    def _cached(self, key: str, stash: RawStash, make) -> str:
+        """What make() renders, from the cache when its key is there (its raw HTML re-stashed)."""
+        found = self.cache.get(key)
+        if found is not None:
+            return stash.adopt(*found)
+        before = len(stash.items)
+        markdown = make()
+        self.cache.put(key, markdown, dict(list(stash.items.items())[before:]))
+        return markdown
 
     def on_page_markdown(self, markdown: str, *, page, config, files) -> str:
         """A generated page's markdown, or a written page with its live directives rendered.
@@ -152,10 +221,13 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             PluginError: A directive is wrong (file and line named).
         """
         uri = page.file.src_uri
-        ctx, shown = self._context(page)
+        stash = self.stashes[uri] = RawStash(f"lbraw{secrets.token_hex(12)}{len(self.stashes)}")
+        shown = self._shown(page)
         if uri in self.generated:
             layout.page_meta(page.meta, uri)
-            return self.generated[uri](ctx)  # generated pages are never scanned for directives
+            # generated pages are never scanned for directives
+            return self._cached(self._page_key(uri), stash,
+                                lambda: self.generated[uri](self._context(uri, stash, shown)))
         offset = _front_matter_lines(page.file, markdown)
         if uri.startswith("analysis/"):
             for line, sentence in unbacked_results(markdown):
@@ -163,10 +235,35 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                 log.warning(f"llmbench: {shown}:{line + offset}: this sentence states a result that no live "
                             f"directive backs: \"{sentence[:200]}\". Put the figure in a live directive "
                             "(<!-- live: value ... -->) or say who reported it, with the source.")
+
+        def render_one(d: Directive) -> str:
+            # A directive's output depends on the data, the page (links are relative to it)
+            # and the directive; never on where it sits in the page's text.
+            key = PageCache.key("directive", uri, self.inputs.everything, d.name, repr(sorted(d.args.items())),
+                                str(d.inline))
+
+            def make() -> str:
+                from .directives import render
+
+                return render(d, self._context(uri, stash, shown))
+
+            return self._cached(key, stash, make)
+
         try:
-            return replace(markdown, lambda d: render(d, ctx), shown, offset)
+            return replace(markdown, render_one, shown, offset)
         except ContentError as exc:
             raise PluginError(f"llmbench: {exc}") from None
+
+    def _shown(self, page) -> str:
+        """The page's file as error messages name it."""
+        shown = posixpath.join("docs", page.file.src_uri)
+        abs_path = page.file.abs_src_path
+        if abs_path:
+            try:
+                shown = Path(abs_path).resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                shown = abs_path
+        return shown
 
     def on_page_content(self, html: str, *, page, config, files) -> str:
         """Restore the page's raw HTML, give the theme an escaped title, add a glyph legend where needed.
@@ -190,6 +287,16 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         glossary = files.get_file_from_path("statuses.md")
         url = get_relative_url(glossary.url, page.url) if glossary else "statuses/"
         return html + page_legend(html, url, page.file.src_uri)
+
+    def on_post_build(self, *, config) -> None:
+        """Drop cached pages this build did not use, and say how much was reused.
+
+        Args:
+            config: mkdocs' configuration.
+        """
+        self.cache.prune()
+        log.info(f"llmbench: {self.cache.hits} rendered pages and directives reused, {self.cache.misses} rendered"
+                 + ("; the results were not loaded" if self._data is None else ""))
 
     def on_serve(self, server, *, config, builder):
         """Rebuild when content outside docs/ changes: analysis, challenges, results, solutions...

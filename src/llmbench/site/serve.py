@@ -22,6 +22,8 @@ def _show_mkdocs_log() -> None:
 def serve(project: Project | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the site, rebuilding on changes to docs/, analysis/, challenges/, results/ (and more).
 
+    The site is served under the path of site_url (e.g. http://127.0.0.1:8000/llmbench/).
+
     Args:
         project: The repository; default: found from the working directory.
         host: The address to listen on.

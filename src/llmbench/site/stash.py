@@ -24,9 +24,36 @@ class RawStash:
         Returns:
             The token, surrounded by blank lines.
         """
+        return f"\n\n{self.add(html)}\n\n"
+
+    def add(self, html: str) -> str:
+        """Keep html.
+
+        Args:
+            html: Raw HTML.
+
+        Returns:
+            Its token.
+        """
         token = f"{self.prefix}x{len(self.items):05d}x"
         self.items[token] = html
-        return f"\n\n{token}\n\n"
+        return token
+
+    def adopt(self, markdown: str, raw: dict[str, str]) -> str:
+        """Take over markdown rendered with another stash (a cached page): its pieces get this stash's tokens.
+
+        Args:
+            markdown: Markdown holding the other stash's tokens.
+            raw: That stash's token -> HTML, for the tokens in markdown.
+
+        Returns:
+            The markdown with each token replaced by this stash's token for the same HTML.
+        """
+        # Tokens are made with a secret of the build that rendered them, so no text of
+        # the markdown can hold one by chance; each gets a fresh token of this build.
+        for token, html in raw.items():
+            markdown = markdown.replace(token, self.add(html))
+        return markdown
 
     def restore(self, html: str) -> str:
         """Put every kept piece back in place of its token.

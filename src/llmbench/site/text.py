@@ -241,3 +241,18 @@ def code(text: str) -> str:
         A `<code>` element.
     """
     return f"<code>{esc_html(text)}</code>"
+
+
+def title_of(markdown: str, fallback: str) -> str:
+    """A page's title: its first level-1 heading.
+
+    Args:
+        markdown: The page's text.
+        fallback: The title when it has none.
+
+    Returns:
+        The title.
+    """
+    m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, re.M)
+    return m.group(1) if m else fallback
+

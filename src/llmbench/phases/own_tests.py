@@ -115,6 +115,21 @@ def _counts(tests: list[TestRecord]) -> dict[str, int]:
 
 
 def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb: int | None = 4096) -> PhaseResult:
+    """Run the solution's own tests (pytest files, else ``__main__`` scripts) in the sandbox on a copy.
+
+    Tests are found statically (`llmbench.asserts`); nothing of the solution is imported here.
+
+    Args:
+        solution: The solution folder.
+        sandbox: Where the tests run.
+        timeout_s: Time limit of the whole phase.
+        memory_mb: Memory limit of each process; None for none.
+
+    Returns:
+        The ``own_tests`` phase: ``not_run`` when no test was found or none ran; ``missing_dependency`` when
+        tests failed only on a package we do not install; ``timeout`` when the phase or every
+        failing test ran out of time; else ``ok`` or ``failed`` with each test's record.
+    """
     start = time.monotonic()
     targets, scripts, asserts, missing, gave_up = analyse(solution)
     details = {"style": "pytest" if targets else ("scripts" if scripts else "none"), "missing_dependencies": missing}

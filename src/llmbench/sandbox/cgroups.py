@@ -31,6 +31,7 @@ class PidsCgroup:
                 continue
 
     def enter(self) -> None:  # called in the child before exec
+        """Move the calling process into the cgroup; runs in the child before exec. Failure is ignored."""
         if self.path is not None:
             try:
                 (self.path / "cgroup.procs").write_text(str(os.getpid()))
@@ -38,6 +39,7 @@ class PidsCgroup:
                 pass
 
     def kill_all(self) -> None:
+        """Kill every process in the cgroup until it is empty, then remove it."""
         if self.path is None:
             return
         for _ in range(50):

@@ -51,6 +51,7 @@ class Sandbox:
 
     @property
     def isolation(self) -> str:
+        """The isolation in words, as progress lines and the methodology show it."""
         if self.mode == "bwrap":
             return "bwrap (user namespace, no network, read-only system)"
         if self.is_root:
@@ -60,9 +61,11 @@ class Sandbox:
 
     @property
     def short_isolation(self) -> str:
+        """The isolation as one word (``bwrap``, ``fallback-uid``, ``fallback-rlimits``): part of result keys."""
         return "bwrap" if self.mode == "bwrap" else ("fallback-uid" if self.is_root else "fallback-rlimits")
 
     def warning(self) -> str | None:
+        """What the user should know when running without bubblewrap (weaker containment), else None."""
         if self.mode == "bwrap":
             return None
         why = bwrap_problem() or "fallback mode requested"
@@ -72,6 +75,14 @@ class Sandbox:
 
     # -- environment ---------------------------------------------------------------
     def env(self, workdir: Path, extra: dict | None = None) -> dict:
+        """The environment of a sandboxed process: a minimal, reproducible one, not the harness's.
+
+        Single-threaded BLAS, a fixed hash seed, HOME in the copy; GPU variables only for a GPU sandbox.
+
+        Args:
+            workdir: The copy the process runs in.
+            extra: Variables added last.
+        """
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
@@ -98,6 +109,17 @@ class Sandbox:
     # -- command construction -------------------------------------------------------
     def wrap(self, argv: list[str], workdir: Path, ro: list[Path], limits: Limits, python: bool,
              rw: list[Path] = ()) -> list[str]:
+        """The full command line: bubblewrap's (namespaces, read-only system, the copy bound writable)
+        around `argv`, or `argv` alone in the fallback; Python goes through `bootstrap`.
+
+        Args:
+            argv: The command.
+            workdir: The copy, the only writable place besides `rw`.
+            ro: More paths bound read-only.
+            limits: The limits (bwrap's /tmp size).
+            python: `argv` starts a Python interpreter.
+            rw: More paths bound writable.
+        """
         if self.mode == "bwrap":
             args = [
                 shutil.which("bwrap"), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
@@ -129,6 +151,7 @@ class Sandbox:
         return [argv[0], "-s", "-P", "-m", "llmbench.dropper", *uid, "--chdir", str(workdir), "--", *argv[1:]]
 
     def prepare_workdir(self, workdir: Path, uid: int | None, rw: list[Path] = ()) -> None:
+        """Make the copy's private temp folder; when a uid is leased, give it the copy and `rw`."""
         (workdir / ".tmp").mkdir(exist_ok=True)
         for top in ([workdir, *rw] if uid is not None else []):
             for root, dirs, files in os.walk(top):
@@ -143,6 +166,27 @@ class Sandbox:
               python: bool = True,
               env: dict | None = None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
               stderr=subprocess.PIPE) -> "SandboxedProcess":
+        """Start a sandboxed process under the limits, without waiting for it.
+
+        In the fallback as root, the process runs under a leased unprivileged uid (and its own
+        network namespace when available); every process gets rlimits, a new session, a pids
+        cgroup where possible, and dies with the harness.
+
+        Args:
+            argv: The command.
+            workdir: The copy it runs in.
+            limits: CPU, memory, process, file-size limits (wall time is the caller's).
+            ro: Paths bound read-only.
+            rw: Paths bound writable.
+            python: `argv` starts Python, which is started through `llmbench.dropper`.
+            env: Extra environment variables.
+            stdin: As for `subprocess.Popen`.
+            stdout: As for `subprocess.Popen`.
+            stderr: As for `subprocess.Popen`.
+
+        Returns:
+            The process, with what must be cleaned up when it ends.
+        """
         lease = UidLease() if (self.mode == "fallback" and self.is_root) else None
         uid = lease.uid if lease else None
         self.prepare_workdir(workdir, uid, list(rw))
@@ -189,6 +233,13 @@ class Sandbox:
     def run(self, argv: list[str], *, workdir: Path, limits: Limits, ro: list[Path] = (), rw: list[Path] = (),
             python: bool = True,
             env: dict | None = None) -> RunOutcome:
+        """Run a sandboxed process to the end (or its wall-time limit) and collect its output's tail.
+
+        Args are those of `popen`. Every process it left behind is killed.
+
+        Returns:
+            Exit code (None after a timeout), output tails and why it ended, in words.
+        """
         start = time.monotonic()
         sp = self.popen(argv, workdir=workdir, limits=limits, ro=ro, rw=rw, python=python, env=env)
         out, err = TailBuffer(), TailBuffer()

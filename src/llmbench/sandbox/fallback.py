@@ -77,6 +77,7 @@ class UidLease:
                     continue
 
     def release(self) -> None:
+        """End the lease: kill the uid's processes, remove its temp files, and free the uid."""
         self.kill_all()
         self.remove_files()
         self._fh.close()

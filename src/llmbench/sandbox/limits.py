@@ -9,6 +9,16 @@ from dataclasses import dataclass
 
 @dataclass
 class Limits:
+    """Resource limits of one sandboxed process.
+
+    Attributes:
+        wall_s: Wall-clock limit, enforced by the harness.
+        cpu_s: CPU-time limit (RLIMIT_CPU); None means twice `wall_s` (threads may use both cores).
+        memory_mb: Address-space limit (RLIMIT_AS); None for CUDA, which it breaks.
+        nproc: Processes (RLIMIT_NPROC, and the pids cgroup).
+        fsize_mb: Largest file it may write.
+        tmpfs_mb: Size of its /tmp under bubblewrap.
+    """
     wall_s: float = 60.0
     cpu_s: float | None = None  # defaults to wall_s * 2 (threads may use both cores)
     memory_mb: int | None = 4096  # RLIMIT_AS; None for CUDA (it breaks CUDA initialisation)
@@ -19,6 +29,17 @@ class Limits:
 
 @dataclass
 class RunOutcome:
+    """How a sandboxed process ended, measured from outside.
+
+    Attributes:
+        returncode: Exit code; None when it timed out.
+        timed_out: It ran past its wall-time limit.
+        duration_s: Wall time.
+        stdout: Tail of its standard output.
+        stderr: Tail of its standard error.
+        truncated_bytes: Output bytes not kept.
+        reason: Why it ended, in words (a signal, a limit, a timeout), or empty for a clean exit.
+    """
     returncode: int | None
     timed_out: bool
     duration_s: float
@@ -29,6 +50,7 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
+        """Exited with 0 within its time."""
         return self.returncode == 0 and not self.timed_out
 
 

@@ -15,18 +15,21 @@ class TailBuffer:
         self.total = 0
 
     def feed(self, chunk: bytes) -> None:
+        """Append a chunk, dropping the oldest bytes beyond the limit."""
         self.total += len(chunk)
         self.data += chunk
         if len(self.data) > self.limit:
             del self.data[: len(self.data) - self.limit]
 
     def text(self) -> str:
+        """The kept bytes as text, prefixed by how many earlier bytes were dropped."""
         dropped = self.total - len(self.data)
         body = self.data.decode("utf-8", "replace")
         return f"[... {dropped} earlier bytes not kept ...]\n{body}" if dropped else body
 
     @property
     def dropped(self) -> int:
+        """Bytes not kept."""
         return self.total - len(self.data)
 
 

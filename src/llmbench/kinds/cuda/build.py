@@ -25,6 +25,22 @@ class Build:
 
 def nvcc_build(run, copy: Path, argv_tail: list[str], dep_name: str, timeout_s: float,
                 toolkit: Path | None) -> Build:
+    """Run nvcc in the sandbox on a work copy and judge the build.
+
+    The build writes a dependency file; a build that read files outside the solution (other than
+    system and toolkit headers) fails, and its output is withheld.
+
+    Args:
+        run: The sandbox's run function.
+        copy: The work copy of the solution.
+        argv_tail: nvcc's arguments after the dependency-file options.
+        dep_name: Name of the dependency file in the build folder.
+        timeout_s: Time limit of the compile.
+        toolkit: The CUDA toolkit's root, whose headers a build may read.
+
+    Returns:
+        The outcome (``passed``, ``failed`` or ``timeout``) with the first errors and the cleaned output.
+    """
     nvcc = nvcc_path() or "nvcc"
     build = build_dir(copy)
     dep_file = build / dep_name
@@ -78,4 +94,5 @@ def read_regular(path: Path, limit: int = 4 << 20) -> str:
 
 
 def drop_copy(copy: Path) -> None:
+    """Remove a work copy made for a build."""
     remove_copy(copy)

@@ -17,6 +17,7 @@ _DIAG_HEAD = re.compile(r"^(?P<path>[^\s:()][^:()]*?)(?:\((?P<l1>\d+)\)|:(?P<l2>
 
 
 def allowed_dep(path: str, copy: Path, toolkit: Path | None) -> bool:
+    """Whether a build may read this file: inside the solution's copy, or under a system or toolkit header root."""
     if inside(path, copy):
         return True
     real = os.path.realpath(path)
@@ -50,6 +51,7 @@ def filter_diagnostics(text: str, copy: Path, toolkit: Path | None) -> str:
 
 
 def relativise(text: str, copy: Path) -> str:
+    """The text with the copy's path (as given and resolved) made relative, so no machine path is recorded."""
     for prefix in {str(copy), os.path.realpath(copy)}:
         text = text.replace(prefix.rstrip("/") + "/", "").replace(prefix, ".")
     return text

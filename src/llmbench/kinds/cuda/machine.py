@@ -36,6 +36,7 @@ def detect_gpu() -> dict | None:
 
 
 def nvcc_path() -> str | None:
+    """Path of nvcc: on PATH, else under $CUDA_HOME, $CUDA_PATH or /usr/local/cuda; None when absent."""
     found = shutil.which("nvcc")
     if found:
         return found
@@ -93,6 +94,7 @@ def toolkit_paths() -> list[Path]:
 
 
 def arch_for(gpu: dict | None) -> str:
+    """The ``sm_XY`` architecture for a GPU's compute capability, or `DEFAULT_ARCH` when unknown."""
     cap = (gpu or {}).get("compute_cap", "")
     m = re.fullmatch(r"(\d+)\.(\d+)", cap or "")
     return f"sm_{m.group(1)}{m.group(2)}" if m else DEFAULT_ARCH

@@ -29,6 +29,10 @@ class TimingRule:
     budget_s: float = 30.0
 
     def done(self, samples: list[float], elapsed_s: float) -> bool:
+        """Whether to stop timing, given the samples so far and the time spent.
+
+        Below `min_repeats`, only a slow kernel (three samples past four budgets) stops early.
+        """
         n = len(samples)
         if n < self.min_repeats:
             return n >= self.max_repeats or (n >= 3 and elapsed_s >= 4 * self.budget_s)
@@ -48,6 +52,7 @@ def median_and_spread(samples: list[float]) -> tuple[float, float]:
 
 
 class CudaError(RuntimeError):
+    """A CUDA runtime call failed, or libcudart could not be loaded."""
     pass
 
 
@@ -77,19 +82,23 @@ class CudaRuntime:
             getattr(L, fn).restype = c.c_int
 
     def error_string(self, code: int) -> str:
+        """CUDA's message for an error code."""
         s = self.lib.cudaGetErrorString(int(code))
         return s.decode(errors="replace") if s else f"CUDA error {code}"
 
     def check(self, code: int, what: str) -> None:
+        """Raise `CudaError` naming the call when `code` is not success."""
         if code != 0:
             raise CudaError(f"{what} failed: {self.error_string(code)} (code {code})")
 
     def malloc(self, nbytes: int) -> int:
+        """Allocate device memory (at least one byte) and return its address."""
         ptr = ctypes.c_void_p()
         self.check(self.lib.cudaMalloc(ctypes.byref(ptr), max(int(nbytes), 1)), f"cudaMalloc({nbytes})")
         return ptr.value
 
     def free(self, ptr: int | None) -> None:
+        """Free device memory; None or 0 is ignored."""
         if ptr:
             self.lib.cudaFree(ctypes.c_void_p(ptr))
 
@@ -121,20 +130,25 @@ class CudaRuntime:
         return held
 
     def to_device(self, dst: int, array) -> None:
+        """Copy a contiguous NumPy array to device memory at `dst`."""
         self.check(self.lib.cudaMemcpy(dst, array.ctypes.data, array.nbytes, H2D), "cudaMemcpy host->device")
 
     def to_host(self, array, src: int) -> None:
+        """Copy device memory at `src` into a contiguous NumPy array."""
         self.check(self.lib.cudaMemcpy(array.ctypes.data, src, array.nbytes, D2H), "cudaMemcpy device->host")
 
     def copy(self, dst: int, src: int, nbytes: int) -> None:
+        """Copy `nbytes` between device addresses."""
         self.check(self.lib.cudaMemcpy(dst, src, nbytes, D2D), "cudaMemcpy device->device")
 
     def synchronize(self, what: str) -> None:
+        """Wait for the device; a failure there ends the worker when the context is lost (`fatal_if_sticky`)."""
         code = self.lib.cudaDeviceSynchronize()
         if code != 0:
             fatal_if_sticky(self, code, what)
 
     def arch(self) -> str:
+        """The device's ``sm_XY`` architecture, or `DEFAULT_ARCH` when it cannot be queried."""
         major, minor = ctypes.c_int(), ctypes.c_int()
         if (self.lib.cudaDeviceGetAttribute(ctypes.byref(major), ATTR_CC_MAJOR, 0) != 0
                 or self.lib.cudaDeviceGetAttribute(ctypes.byref(minor), ATTR_CC_MINOR, 0) != 0):
@@ -149,11 +163,13 @@ class CudaRuntime:
         return int(size.value)
 
     def event(self) -> int:
+        """Create a CUDA event (for timing) and return its handle."""
         ev = ctypes.c_void_p()
         self.check(self.lib.cudaEventCreate(ctypes.byref(ev)), "cudaEventCreate")
         return ev.value
 
     def elapsed_ms(self, start: int, stop: int) -> float:
+        """Milliseconds between two recorded events, once the second has completed."""
         self.check(self.lib.cudaEventSynchronize(ctypes.c_void_p(stop)), "cudaEventSynchronize")
         ms = ctypes.c_float()
         self.check(self.lib.cudaEventElapsedTime(ctypes.byref(ms), ctypes.c_void_p(start), ctypes.c_void_p(stop)),
@@ -161,6 +177,7 @@ class CudaRuntime:
         return float(ms.value)
 
     def record(self, ev: int) -> None:
+        """Record an event on the default stream."""
         self.check(self.lib.cudaEventRecord(ctypes.c_void_p(ev), None), "cudaEventRecord")
 
 
@@ -177,6 +194,11 @@ def fatal_if_sticky(rt: CudaRuntime, code: int, what: str) -> None:
 
 
 def load_cudart() -> ctypes.CDLL:
+    """Load libcudart: from the toolkit, then wherever the loader finds it.
+
+    Raises:
+        CudaError: No candidate loads.
+    """
     candidates = []
     root = toolkit_root()
     if root is not None:

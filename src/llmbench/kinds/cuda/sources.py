@@ -26,6 +26,7 @@ def strip_comments(text: str) -> str:
 
 
 def has_main(text: str) -> bool:
+    """Whether the CUDA source defines ``main`` (comments ignored): an own program rather than a library."""
     return bool(_MAIN.search(strip_comments(text)))
 
 
@@ -48,6 +49,7 @@ def looks_like_markdown(text: str) -> bool:
 
 
 def inside(path: str, root: Path) -> bool:
+    """Whether `path`, links resolved, is `root` or lies under it."""
     real = os.path.realpath(path)
     root_s = os.path.realpath(root)
     return real == root_s or real.startswith(root_s.rstrip("/") + "/")
@@ -67,6 +69,7 @@ def source_files(folder: Path, suffixes=(".cu", ".cuh")) -> list[Path]:
 
 
 def read_text(path: Path) -> str:
+    """A file's text (undecodable bytes replaced), or ``""`` when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -109,7 +109,7 @@ def phase_key(phase, inputs: dict[str, str], run: str = "") -> str:
     """The key of one phase: a hash of the components it reads (and which run it is).
 
     Args:
-        phase: A `llmbench.phases.base.Phase` (its name, inputs and limits).
+        phase (Phase): A `llmbench.phases.base.Phase` (its name, inputs and limits).
         inputs: The run's components (`input_components`).
         run: Which run (``solution:``, ``mutant:<trap>``, ...).
     """

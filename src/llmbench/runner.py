@@ -145,10 +145,10 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
 
     Args:
         project: The repository.
-        models: Model ids to run; empty means all (and then controls too).
-        challenges: Challenge ids to run; empty means all.
-        controls: Include each challenge's reference, mutants and cheats.
-        solutions: Include the models' solutions.
+        models (Iterable[str]): Model ids to run; empty means all (and then controls too).
+        challenges (Iterable[str]): Challenge ids to run; empty means all.
+        controls (bool): Include each challenge's reference, mutants and cheats.
+        solutions (bool): Include the models' solutions.
         isolation: Sandbox isolation (``"auto"``, or one the sandbox names); it is part of the keys.
         force: Re-run everything, reusing nothing.
 

@@ -180,9 +180,9 @@ class Sandbox:
             rw: Paths bound writable.
             python: `argv` starts Python, which is started through `llmbench.dropper`.
             env: Extra environment variables.
-            stdin: As for `subprocess.Popen`.
-            stdout: As for `subprocess.Popen`.
-            stderr: As for `subprocess.Popen`.
+            stdin (int | IO | None): As for `subprocess.Popen`.
+            stdout (int | IO | None): As for `subprocess.Popen`.
+            stderr (int | IO | None): As for `subprocess.Popen`.
 
         Returns:
             The process, with what must be cleaned up when it ends.

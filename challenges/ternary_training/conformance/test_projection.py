@@ -167,14 +167,12 @@ def test_scale_is_not_differentiated(solution, not_offered, inputs):
 
 
 @pytest.mark.prompt("Training procedure: the forward uses the ternary weights")
-def test_backward_dx_uses_projected_weight(solution, not_offered, inputs, seeds):
+def test_backward_dx_uses_projected_weight(solution, not_offered, inputs):
     not_offered("make_ternary_linear")
-    for seed in (7, *seeds):
-        inputs(f"seed={seed} W (5, 256), x (2, 7, 256), dy (2, 7, 5), group_size=128")
-        W, x, dy, W_eff, dx, dW = _layer_case(solution, seed)
-        # rtol 1e-5: float32 accuracy (the study's solutions are MLX, float32 by default)
-        np.testing.assert_allclose(dx, dy @ W_eff, rtol=1e-5, atol=1e-9,
-                                   err_msg=f"seed {seed}: dx must be dy @ W_eff")
+    inputs("seed=7 W (5, 256), x (2, 7, 256), dy (2, 7, 5), group_size=128")
+    W, x, dy, W_eff, dx, dW = _layer_case(solution, 7)
+    # rtol 1e-5: float32 accuracy (the study's solutions are MLX, float32 by default)
+    np.testing.assert_allclose(dx, dy @ W_eff, rtol=1e-5, atol=1e-9, err_msg="dx must be dy @ W_eff")
 
 
 @pytest.mark.prompt("Ternary weight format (groups of 128) and training procedure (STE, constant scale)")
@@ -199,13 +197,17 @@ def test_seeds_and_distributions(solution, not_offered, inputs, seeds):
             layer = solution.make_ternary_linear(W, group_size=G)
             exp_codes, _, per_elem, _ = expected_projection(W, G)
             W_eff = exp_codes * per_elem
-            np.testing.assert_allclose(np.asarray(layer.forward(x)), x @ W_eff.T, rtol=1e-5, atol=1e-9,
-                                       err_msg=f"{where}forward(x) must equal x @ (codes * scales).T")
+            y, dx_want, dW_want = x @ W_eff.T, dy @ W_eff, dy.reshape(-1, 7).T @ x.reshape(-1, 384)
+            # float32 accuracy relative to each array's largest value: an entry that cancels to
+            # near 0 carries float32 rounding of the terms it sums (the study's solutions are MLX).
+            close(np.asarray(layer.forward(x)), y, f"{where}forward(x) must equal x @ (codes * scales).T")
             dx, dW = layer.backward(dy)
-            np.testing.assert_allclose(np.asarray(dx), dy @ W_eff, rtol=1e-5, atol=1e-9,
-                                       err_msg=f"{where}dx must be dy @ W_eff")
-            np.testing.assert_allclose(np.asarray(dW), dy.reshape(-1, 7).T @ x.reshape(-1, 384), rtol=1e-6,
-                                       atol=1e-9, err_msg=f"{where}dW_latent must be dy^T x (straight-through)")
+            close(np.asarray(dx), dx_want, f"{where}dx must be dy @ W_eff")
+            close(np.asarray(dW), dW_want, f"{where}dW_latent must be dy^T x (straight-through)")
+
+
+def close(got, want, what: str) -> None:
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()), err_msg=what)
 
 
 @pytest.mark.beyond("an all-zero group makes s = 0: behaviour the prompt leaves open")

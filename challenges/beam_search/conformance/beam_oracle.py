@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmbench.conformance.scale import note_comparison
+
 
 class AmbiguousCase(AssertionError):
     """The test case itself is badly chosen: two ranking scores are (nearly) equal."""
@@ -85,6 +87,8 @@ def as_plain(result_item):
 
 
 def same_results(got, expected, tol=1e-9) -> bool:
+    # Scale sanity (llmbench validate): the expected scores, compared within tol * max(1, |score|).
+    note_comparison(np.array([s for _, s in expected], dtype=float), rtol=tol, floor=1.0)
     if len(got) != len(expected):
         return False
     return all(gt == et and abs(gs - es) <= tol * max(1.0, abs(es))

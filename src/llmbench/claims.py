@@ -187,8 +187,13 @@ def _key_line(text: str, start: int, key: str) -> int:
 def load_claims(path: Path, models: set[str] | list[str], challenges: Mapping[str, ChallengeNames]) -> Claims | None:
     """The claims file, validated; None when it does not exist.
 
-    models: valid model ids; challenges: challenge id -> its trap and metric names.
-    Any mistake raises ContentError naming the file and the line of the entry.
+    Args:
+        path: data/claims.toml.
+        models: Valid model ids.
+        challenges: Challenge id -> the trap and metric names a claim may name.
+
+    Raises:
+        ContentError: Any mistake, naming the file and the line of the entry.
     """
     if not path.exists():
         return None

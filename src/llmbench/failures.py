@@ -186,11 +186,19 @@ def _gap_detail(t: TestView) -> str:
 
 
 def trap_verdicts(trap_ids: Iterable[str], records, only_trap: str | None = None) -> dict[str, dict]:
-    """trap id -> {"status", "reason", "tests", "cause"} (TrapVerdict fields).
+    """Each trap's verdict from the conformance tests' records.
 
     fell_in needs a test of the trap whose effective failure is behavioural. A trap whose
     failing tests all failed for a gap is not_run with the gap's reason (cause = the
     Failure's value); a trap whose tests all passed is avoided.
+
+    Args:
+        trap_ids: The challenge's traps.
+        records: The test records (`llmbench.schema.TestRecord` or `TestView`).
+        only_trap: A mutant control's trap: every other trap is not_run.
+
+    Returns:
+        Trap id -> ``{"status", "reason", "tests", "cause"}`` (`llmbench.schema.TrapVerdict` fields).
     """
     tests = [r if isinstance(r, TestView) else view(r) for r in records]
     proven = proven_entries(tests)

@@ -254,7 +254,20 @@ def _copy_solution(src: Path, files: list[Path], dest: Path, summary: ImportSumm
 
 def import_study(project: Project, source: str, maps: dict[str, str] | None = None,
                  force: bool = False) -> ImportSummary:
-    """Import <model-folder>/<challenge-folder>/ trees from a folder or a git URL into solutions/."""
+    """Import <model-folder>/<challenge-folder>/ trees from a folder or a git URL into solutions/.
+
+    Args:
+        project: The repository imported into.
+        source: A folder, or a git URL (cloned with ``--depth 1``).
+        maps: Source folder -> model id, for folders whose name is not the model id.
+        force: Replace solutions that already exist (else they are kept).
+
+    Returns:
+        What was imported, kept and skipped, and why.
+
+    Raises:
+        LlmbenchError: The source is neither a folder nor a cloneable URL, or a mapped id is invalid.
+    """
     maps = dict(maps or {})
     for model in maps.values():
         check_model_id(model, "--map")

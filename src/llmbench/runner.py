@@ -55,7 +55,24 @@ class RunSession:
 
 @dataclass
 class Job:
-    """One run: a model's solution, or a control (reference / mutant) of a challenge."""
+    """One run: a model's solution, or a control (reference, mutant, cheat) of a challenge.
+
+    Attributes:
+        challenge: The challenge.
+        model: Model id (`llmbench.solution.REFERENCE` for controls).
+        source: The folder under test; for a mutant or cheat the reference (the patch is applied to a copy).
+        adapter: The solution's adapter.
+        run_kind: ``solution``, ``reference``, ``mutant`` or ``cheat``.
+        trap: The mutant's trap or the cheat's name.
+        key: The result key (`llmbench.keys.result_key`).
+        cached: A stored result has this key: nothing to run.
+        inputs: Input component -> digest (`llmbench.keys.input_components`).
+        phase_keys: Phase name -> its key.
+        reuse: Phase name -> the phase's record from an earlier result with the same key.
+        reused_traps: Trap verdicts taken over with a reused conformance phase.
+        reused_metrics: Metrics taken over with a reused conformance phase.
+        why: Why it runs: the changed components, or ``no result yet``.
+    """
 
     challenge: Challenge
     model: str
@@ -449,7 +466,18 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
              repeat: int = 1, on_start=None) -> list[Result]:
     """Run every uncached job (each `repeat` times); write each result as soon as it is complete.
 
-    on_start(job) is called when a job starts running, on_done(job, result) when it is stored.
+    Args:
+        plan: The plan (`make_plan`); cached jobs are skipped.
+        project: The repository.
+        jobs: Runs in parallel.
+        isolation: Sandbox isolation mode.
+        on_done (Callable | None): Called as ``on_done(job, result)`` once a result is stored.
+        repeat: Runs of each job (``--repeat``); the verdicts of all are recorded.
+        on_start (Callable | None): Called as ``on_start(job)`` when a job starts.
+
+    Returns:
+        The results stored, in completion order. On an interrupt (or any error) the run is
+        aborted (`RunSession.abort`) and the exception propagates; results already stored stay.
     """
     store = ResultStore(project.results_dir)
     results = []

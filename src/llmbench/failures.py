@@ -194,7 +194,7 @@ def trap_verdicts(trap_ids: Iterable[str], records, only_trap: str | None = None
 
     Args:
         trap_ids: The challenge's traps.
-        records: The test records (`llmbench.schema.TestRecord` or `TestView`).
+        records (Iterable): The test records (`llmbench.schema.TestRecord` or `TestView`).
         only_trap: A mutant control's trap: every other trap is not_run.
 
     Returns:

@@ -135,7 +135,8 @@ def test_an_undeclared_metric_is_a_suite_error_not_the_solutions(demo_project):
 
 
 def test_adapter_limit_overrides_apply(demo_project):
-    add_solution(demo_project, "model-slow", {"demo.py": "import time\n\ndef add(a, b):\n    time.sleep(3)\n    return a + b\n"})
+    # Each call sleeps 1.5 s: over the challenge's 1 s call limit, well under the adapter's 20 s.
+    add_solution(demo_project, "model-slow", {"demo.py": "import time\n\ndef add(a, b):\n    time.sleep(1.5)\n    return a + b\n"})
     toml = demo_project.challenges_dir / "demo" / "challenge.toml"
     toml.write_text(toml.read_text().replace("call_timeout_s = 10", "call_timeout_s = 1"))
     assert run(demo_project, "--no-controls") == 0

@@ -228,7 +228,7 @@ def _child(request: dict, control: tuple[int, ...]) -> None:
 
         random.seed()
         numpy.random.seed()
-        code = pytest.console_main()
+        code = int(pytest.main(sys.argv[1:]))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - reported in the run's log, never to the server

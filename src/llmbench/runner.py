@@ -19,7 +19,7 @@ from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
 from .phases.base import RunContext
-from .phases.conformance import check_trap_marks, fork_server
+from .phases.conformance import TrustedRuns, check_trap_marks
 from .project import Project
 from .provenance import environment_facts, provenance
 from .reported import extract_reported
@@ -38,18 +38,18 @@ class RunSession:
         stopping: Set on Ctrl-C (or any abort): running jobs start no further phase, and
             their results are not stored.
         processes: The sandboxed processes started by this run's phases, killed on abort.
+        trusted: The trusted pytest runs of its conformance phases (and their fork server).
     """
 
     stopping: threading.Event = field(default_factory=threading.Event)
     processes: ProcessRegistry = field(default_factory=ProcessRegistry)
+    trusted: TrustedRuns = field(default_factory=TrustedRuns)
 
     def abort(self) -> None:
         """Stop everything: no new phase starts; trusted test runs stop gracefully (their
         workers' clean-up must run), then every sandboxed process of this run is killed."""
-        from .phases import conformance
-
         self.stopping.set()  # before killing: a job whose phase is killed must not start the next one
-        conformance.stop(conformance.ACTIVE)
+        self.trusted.stop_all()
         self.processes.kill_all()
 
 
@@ -395,7 +395,8 @@ def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSe
             if job.run_kind == "cheat" and job.patch is None:
                 adapter = materialise_generic_cheat(job, source)
         ctx = RunContext(challenge=c, source=source, adapter=adapter, run_kind=job.run_kind, trap=job.trap,
-                         sandbox=sandbox, limits=limits, device=device, stopping=session.stopping)
+                         sandbox=sandbox, limits=limits, device=device, stopping=session.stopping,
+                         trusted=session.trusted)
         for phase in job.phases:
             if session.stopping.is_set():  # interrupted: this result is never stored
                 break
@@ -493,7 +494,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
 
     # Trusted pytest runs fork from one pre-imported process while the plan runs (started now,
     # ahead of the first conformance phase); it stops after the pool's last job.
-    with fork_server(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with session.trusted, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(one, job): job for job in todo}
         try:
             for fut in as_completed(futures):

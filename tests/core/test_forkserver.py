@@ -105,13 +105,12 @@ def test_a_run_is_stopped_like_a_process_and_a_dead_server_is_reported(server, t
 
 
 def test_a_run_plan_forks_its_conformance_runs_and_the_switch_turns_it_off(monkeypatch):
-    with conformance.fork_server():
-        server = conformance._SERVER["server"]
+    runs = conformance.TrustedRuns()
+    assert runs.server is None  # outside a plan: plain processes
+    with runs:
+        server = runs.server
         assert server is not None and server.alive
-        with conformance.fork_server():  # nested: the same server
-            assert conformance._SERVER["server"] is server
-        assert server.alive
-    assert conformance._SERVER["server"] is None and server.proc.wait(10) == 0
+    assert runs.server is None and server.proc.wait(10) == 0
     monkeypatch.setenv("LLMBENCH_NO_FORKSERVER", "1")
-    with conformance.fork_server():
-        assert conformance._SERVER["server"] is None
+    with conformance.TrustedRuns() as off:
+        assert off.server is None

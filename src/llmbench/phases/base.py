@@ -37,6 +37,8 @@ class RunContext:
         limits: The challenge's ``[limits]``, raised per solution by its adapter.
         device: Facts about the accelerator the kind uses (None: none here).
         stopping: Set when the run is interrupted: a phase should return promptly.
+        trusted: The run's trusted pytest runs (`llmbench.phases.conformance.TrustedRuns`),
+            for phases that start one; None: each starts a plain, untracked process.
     """
 
     challenge: "Challenge"
@@ -48,6 +50,7 @@ class RunContext:
     limits: dict
     device: dict | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
+    trusted: object = None
 
 
 @dataclass

@@ -46,5 +46,5 @@ class ConformancePhase(Phase):
         result, traps, metrics = run_conformance(
             ctx.challenge, ctx.source, ctx.adapter, ctx.sandbox.mode,
             only_trap=ctx.trap if ctx.run_kind == "mutant" else None, limits=ctx.limits,
-            maxfail=1 if ctx.run_kind == "cheat" else None)
+            maxfail=1 if ctx.run_kind == "cheat" else None, trusted=ctx.trusted)
         return PhaseOutcome(result, traps, metrics)

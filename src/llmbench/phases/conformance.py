@@ -15,7 +15,6 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..challenge import Challenge
@@ -25,7 +24,6 @@ from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
 from .forkserver import ForkServer, ForkServerError
 
-ACTIVE: set = set()  # trusted runs (Popen or ForkedRun, each leading its group): killed on Ctrl-C by the runner
 # Installed plugins we never need here; hypothesis' would have pytest rewrite the asserts of
 # its whole package on every run (seconds per solution).
 QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:metadata")
@@ -53,59 +51,74 @@ def _cap_address_space(cap: int) -> None:
     cap_it(cap)
 
 
-# The fork server of the current run plan (see fork_server()); None outside one.
-_SERVER: dict = {"server": None, "users": 0}
-_SERVER_LOCK = threading.Lock()
-
-
 def trusted_env() -> dict[str, str]:
     """The trusted pytest's environment: ours, without third-party pytest plugins (the suites use
     none; importing them, asyncio and trio among them, cost every run a quarter of a second)."""
     return {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
-@contextmanager
-def fork_server():
-    """While inside (a run plan), conformance runs are forked from one pre-imported trusted
-    process (llmbench.phases.forkserver) instead of each importing pytest and NumPy afresh.
-    It starts now, ahead of the first run; nested uses share it; it stops when the last ends.
-    LLMBENCH_NO_FORKSERVER=1 turns it off (every run a plain `python -m pytest`, as before)."""
-    off = os.environ.get("LLMBENCH_NO_FORKSERVER", "") not in ("", "0")
-    with _SERVER_LOCK:
-        if off:
-            pass
-        elif _SERVER["users"] == 0 or _SERVER["server"] is None or not _SERVER["server"].alive:
+class TrustedRuns:
+    """The trusted pytest runs of one `llmbench run`, owned by it (`runner.RunSession`).
+
+    Used as a context manager around a run plan, it starts one pre-imported fork server
+    (`llmbench.phases.forkserver`) ahead of the first conformance phase, so that each run is
+    forked from it instead of importing pytest and NumPy afresh; every run still is its own
+    process, session and worker. It tracks the live runs so that an abort stops them all.
+    Outside the context (or with LLMBENCH_NO_FORKSERVER=1) runs start as plain processes.
+    """
+
+    def __init__(self):
+        self.server: ForkServer | None = None
+        self._live: set = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "TrustedRuns":
+        if os.environ.get("LLMBENCH_NO_FORKSERVER", "") in ("", "0"):
             try:
-                _SERVER["server"] = ForkServer(trusted_env())
+                self.server = ForkServer(trusted_env())
             except OSError:
-                _SERVER["server"] = None  # runs start as plain processes
-        _SERVER["users"] += 1
-    try:
-        yield
-    finally:
-        with _SERVER_LOCK:
-            _SERVER["users"] -= 1
-            server = _SERVER["server"] if _SERVER["users"] == 0 else None
-            if server is not None:
-                _SERVER["server"] = None
+                self.server = None  # runs start as plain processes
+        return self
+
+    def __exit__(self, *exc) -> None:
+        server, self.server = self.server, None
         if server is not None:
             server.close()
 
+    def launch(self, argv: list[str], cwd: Path, log: Path, cap: int | None):
+        """Start a trusted pytest run writing to `log`, tracked until `finished`.
 
-def _launch(argv: list[str], cwd: Path, log: Path, cap: int | None):
-    """Start a trusted pytest run writing to `log`: forked from the fork server when one is up
-    for this environment, else a plain process. -> a Popen-like object leading its own group."""
-    env = trusted_env()
-    server = _SERVER["server"]
-    if server is not None and server.env == env:
-        try:
-            return server.start(argv, cwd, env, log, cap)
-        except ForkServerError:
-            pass  # a dead or stuck server: this run starts the slow way
-    with open(log, "wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=cwd, env=env,
-                                preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
+        Returns:
+            A Popen-like object leading its own process group: forked from the fork server
+            when one is up for this environment, else a plain process.
+        """
+        env = trusted_env()
+        proc = None
+        server = self.server
+        if server is not None and server.env == env:
+            try:
+                proc = server.start(argv, cwd, env, log, cap)
+            except ForkServerError:
+                proc = None  # a dead or stuck server: this run starts the slow way
+        if proc is None:
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True, cwd=cwd, env=env,
+                                        preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
+        with self._lock:
+            self._live.add(proc)
+        return proc
+
+    def finished(self, proc) -> None:
+        """Forget a run that has ended."""
+        with self._lock:
+            self._live.discard(proc)
+
+    def stop_all(self) -> None:
+        """Stop every live run gracefully (see `stop`)."""
+        with self._lock:
+            live = list(self._live)
+        stop(live)
 
 
 def stop(procs) -> None:
@@ -172,8 +185,14 @@ def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, 
 
 def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isolation: str,
                     only_trap: str | None = None, timeout_s: float | None = None, limits: dict | None = None,
-                    maxfail: int | None = None):
-    """-> (PhaseResult, traps, metrics)."""
+                    maxfail: int | None = None, trusted: TrustedRuns | None = None):
+    """Run the challenge's suite against a solution.
+
+    Returns:
+        (PhaseResult, trap verdicts, metrics). `trusted`: the run's TrustedRuns (its fork
+        server, and Ctrl-C stopping the run); a plain, untracked process when None.
+    """
+    trusted = trusted or TrustedRuns()
     start = time.monotonic()
     limits = limits or challenge.limits
     timeout_s = timeout_s or float(limits["conformance_timeout_s"])
@@ -184,8 +203,7 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
                  "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
         cap = trusted_address_space(challenge.kind_impl, int(limits["memory_mb"]))
         log_path = Path(tmp) / "pytest.log"
-        proc = _launch(argv, challenge.path, log_path, cap)
-        ACTIVE.add(proc)
+        proc = trusted.launch(argv, challenge.path, log_path, cap)
         timed_out = False
         try:
             proc.wait(timeout=timeout_s)
@@ -194,7 +212,7 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
             stop([proc])
             proc.wait()
         finally:
-            ACTIVE.discard(proc)
+            trusted.finished(proc)
         log = log_path.read_bytes() if log_path.exists() else b""
         full_log = log.decode("utf-8", "replace")
         log_text = full_log[-8000:]

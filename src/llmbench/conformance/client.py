@@ -35,6 +35,7 @@ class WorkerFailure(Exception):
 
 
 class WorkerCrash(WorkerFailure):
+    """The worker process died during a call (a crash, a signal, its own exit)."""
     pass
 
 
@@ -45,6 +46,7 @@ class ResourceLimit(WorkerCrash):
 
 
 class CallTimeout(WorkerFailure):
+    """A call ran past its time limit, measured by the trusted side; the worker is restarted."""
     failure = Failure.TIMEOUT
 
 
@@ -78,6 +80,7 @@ class ProtocolMismatch(HarnessGap):
 
 
 class AmbiguousEntry(HarnessGap):
+    """Several of the solution's modules define the entry point: an adapter must say which (our gap)."""
     failure = Failure.AMBIGUOUS
 
 
@@ -128,6 +131,24 @@ class CallResult:
 
 @dataclass
 class WorkerConfig:
+    """How to start the sandboxed worker for one solution.
+
+    Attributes:
+        solution: The solution folder (copied before the worker starts).
+        adapter: The adapter folder, if any.
+        support: The challenge's folder (support.py and `support_files` come from it).
+        mapping: Canonical entry point -> ``module.attribute`` (adapter.toml).
+        call_timeout_s: Time limit of each call.
+        memory_mb: Memory limit of the worker (when `caps_memory`).
+        isolation: Sandbox isolation mode.
+        gpu: Bind the GPU into the sandbox.
+        canonical: Entry point -> its canonical signature text (challenge.toml).
+        deterministic: Entry points whose first call in each test is repeated and compared.
+        native: The worker's loader of compiled entry points, ``module:function`` (from the kind).
+        native_options: The challenge's kind table, passed to that loader.
+        support_files: More files of the challenge folder the worker needs.
+        caps_memory: False: no address-space cap on the worker (a GPU driver needs the range).
+    """
     solution: Path
     adapter: Path | None = None
     support: Path | None = None  # the challenge's folder (support.py and support_files come from it)
@@ -158,6 +179,7 @@ class WorkerClient:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
+        """Copy the solution (and adapter, support files) and start the worker on the copy in the sandbox."""
         cfg = self.config
         self.copy = make_copy(cfg.solution)
         scratch = self.copy.parent
@@ -195,6 +217,7 @@ class WorkerClient:
             raise WorkerCrash("worker did not start: " + self.stderr.text()[-2000:])
 
     def stop(self) -> None:
+        """Stop the worker and remove its copy."""
         if self.process is not None:
             try:
                 self.process.proc.stdin.close()
@@ -208,6 +231,7 @@ class WorkerClient:
 
     @property
     def alive(self) -> bool:
+        """Whether the worker process is running."""
         return self.process is not None and self.process.proc.poll() is None
 
     # -- transport ----------------------------------------------------------------------
@@ -248,6 +272,23 @@ class WorkerClient:
         return self.dead_reason
 
     def request(self, header: dict, blobs: list[bytes], timeout: float | None = None):
+        """Send one request and wait for its reply, restarting a dead worker first.
+
+        With ``measure_memory`` in the header, the worker's memory growth during the call is
+        measured from outside (`MemoryMeter`) and added to the reply as ``outside``.
+
+        Args:
+            header: The request (``op`` and its fields).
+            blobs: Its binary payloads.
+            timeout: Time limit; the config's call timeout when None.
+
+        Returns:
+            The reply header and blobs.
+
+        Raises:
+            WorkerCrash: The worker died.
+            CallTimeout: No reply in time.
+        """
         if not self.alive:
             self.stop()
             self.start()
@@ -344,6 +385,7 @@ class MemoryMeter:
                 self.peak[pid] = st[0]
 
     def start(self) -> None:
+        """Start sampling in a background thread."""
         self._thread.start()
 
     def _sample(self, pids) -> None:
@@ -403,9 +445,15 @@ class RemoteHandle(wire.HandleRef):
         return f"<remote {self._type} #{self._id}>"
 
     def attr(self, name: str):
+        """The value of an attribute of the remote object."""
         return self._proxy._request({"op": "attr", "handle": self._id, "name": name}, [], None, self)[0]
 
     def call_method(self, name: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs):
+        """Call a method of the remote object in the worker.
+
+        Returns:
+            The `CallResult`, with memory measured from outside when `measure_memory`.
+        """
         return self._proxy._invoke({"op": "method", "handle": self._id, "name": name}, args, kwargs,
                                    measure_memory, timeout, self)
 
@@ -449,6 +497,7 @@ class SolutionProxy:
         return self
 
     def close(self) -> None:
+        """Stop the worker."""
         self._client.stop()
 
     # -- trusted facts about entry points ------------------------------------------------
@@ -569,6 +618,25 @@ class SolutionProxy:
                           self_reported_peak_bytes=_stat(stats, "peak_bytes"))
 
     def call(self, entry: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs) -> CallResult:
+        """Call an entry point in the worker with these arguments.
+
+        A deterministic entry point's first call in a test is made twice and the outputs compared
+        (a finding when they differ, never a verdict).
+
+        Args:
+            entry: The canonical entry point's name.
+            *args: Positional arguments.
+            measure_memory: Measure the worker's memory growth from outside during the call.
+            timeout: Time limit; the challenge's call timeout when None.
+            **kwargs: Keyword arguments.
+
+        Returns:
+            The value and measurements.
+
+        Raises:
+            SolutionError: The solution raised.
+            WorkerFailure: The call could not judge behaviour or the worker failed (subclasses say how).
+        """
         result = self._invoke({"op": "call", "entry": entry}, args, kwargs, measure_memory, timeout)
         if entry in self._config.deterministic and not measure_memory and scale.first_call(entry):
             # Determinism probe: the same inputs again must give the identical output (a finding if not).
@@ -577,6 +645,7 @@ class SolutionProxy:
         return result
 
     def has(self, entry: str) -> bool:
+        """Whether the solution provides the entry point."""
         return bool(self.probe(entry)["found"])
 
     def accepts(self, entry: str, kwarg: str) -> bool:

@@ -51,6 +51,7 @@ def suite_run(config) -> SuiteRun | None:
 
 
 def pytest_addoption(parser):
+    """Add the ``--llmbench-*`` options the harness passes to the trusted pytest run."""
     g = parser.getgroup("llmbench")
     g.addoption("--llmbench-solution", help="folder of the solution under test")
     g.addoption("--llmbench-adapter", help="adapters/<model>/<challenge> folder")
@@ -74,6 +75,7 @@ def _find_challenge(config) -> Path:
 
 
 def pytest_configure(config):
+    """Declare the suite's markers and, in a harness run, load the challenge into the run's `SuiteRun`."""
     config.addinivalue_line("markers", "trap(id): the trap this test detects (an id from challenge.toml)")
     config.addinivalue_line("markers", "smoke: quick check also run for every mutant")
     config.addinivalue_line("markers", "prompt(section): checks a rule the study's prompt states; cite the section")
@@ -105,6 +107,7 @@ def _note_assert_allclose() -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
+    """Collect what the test compared (`llmbench.conformance.scale`) into its user properties."""
     scale.begin_test()
     try:
         yield
@@ -140,6 +143,11 @@ def _check_tier(item, trap: str | None) -> None:
 
 @pytest.hookimpl(trylast=True)  # after a suite's conftest has added its marks
 def pytest_collection_modifyitems(config, items):
+    """Check each test's trap and tier markers; with ``--llmbench-only-trap``, keep that trap's and the smoke tests.
+
+    Raises:
+        ContentError: A test marks a trap the challenge does not declare, or lacks a valid tier.
+    """
     run = suite_run(config)
     challenge = run.challenge if run else None
     if challenge is None:
@@ -225,6 +233,7 @@ def seeds(request) -> tuple[int, ...]:
 
 @pytest.fixture
 def solution(_proxy):
+    """The solution under test (`llmbench.conformance.client.SolutionProxy`): its entry points, run in the worker."""
     return _proxy
 
 
@@ -249,6 +258,12 @@ def not_offered(_not_offered_table):
 
 @pytest.fixture
 def record_metric(request, challenge):
+    """``record_metric(name, value)``: record a metric the challenge declares; a NaN or infinite value is
+    noted, not recorded.
+
+    Raises:
+        ContentError: The metric is not declared in challenge.toml.
+    """
     def record(name: str, value) -> None:
         if challenge.metric(name) is None:
             raise ContentError(challenge.path / "challenge.toml",
@@ -265,6 +280,7 @@ def record_metric(request, challenge):
 
 @pytest.fixture
 def inputs(request):
+    """``inputs(text)``: say how to reproduce the test (seeds, shapes); shown with its record."""
     def describe(text: str) -> None:
         request.node.user_properties.append(("llmbench_inputs", str(text)))
 
@@ -295,6 +311,7 @@ def case(request):
 
 
 def pytest_runtest_setup(item):
+    """Forget the calls of the previous test."""
     run = suite_run(item.config)
     if run is not None and run.proxy is not None:
         run.proxy.events.clear()
@@ -302,6 +319,7 @@ def pytest_runtest_setup(item):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Record the test's outcome (a call, or a setup that failed or skipped) as plain data."""
     outcome = yield
     report = outcome.get_result()
     if suite_run(item.config) is None:
@@ -400,6 +418,7 @@ def _short(text: str, limit: int = 2000) -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """Write every test's record, the exit status and the secret seed to ``--llmbench-out`` as JSON."""
     out = session.config.getoption("--llmbench-out", default=None)
     run = suite_run(session.config)
     if not out or run is None:

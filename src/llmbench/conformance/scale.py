@@ -21,6 +21,7 @@ _CURRENT: dict | None = None  # the running test's notes (set by the plugin arou
 
 
 def begin_test() -> None:
+    """Start collecting the notes of a new test."""
     global _CURRENT
     _CURRENT = {"comparisons": [], "inputs": set(), "probed": set(), "nondeterministic": 0}
 
@@ -56,6 +57,7 @@ def first_call(entry: str) -> bool:
 
 
 def note_determinism(entry: str, same: bool) -> None:
+    """Note the outcome of a determinism probe: a second call on the same inputs gave the same output, or not."""
     if _CURRENT is not None and not same:
         _CURRENT["nondeterministic"] += 1
 

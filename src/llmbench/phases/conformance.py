@@ -166,6 +166,22 @@ def check_trap_marks(challenge: Challenge) -> None:
 def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
                         only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False,
                         maxfail: int | None = None) -> list[str]:
+    """The command line of the trusted pytest run of a challenge's suite against one solution.
+
+    Args:
+        challenge: The challenge, whose conformance/ folder is the suite.
+        solution: The folder under test.
+        adapter: Its adapter (mapping and folder are passed on).
+        out: Where the plugin writes the test records.
+        isolation: Sandbox isolation mode of the worker.
+        only_trap: A mutant control: only this trap's tests and the smoke tests.
+        k_expr: Only tests matching this ``-k`` expression.
+        verbose: Verbose pytest output (``llmbench run -k``).
+        maxfail: Stop after this many failures (cheat controls); "beyond" tests are then left out.
+
+    Returns:
+        The argv.
+    """
     argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
             "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
             "--llmbench-solution", str(solution), "--llmbench-out", str(out), "--llmbench-isolation", isolation,
@@ -289,6 +305,7 @@ def _record(raw: dict) -> TestRecord:
 
 
 def summarise(challenge, tests, timed_out, timeout_s, duration, log_text) -> PhaseResult:
+    """The conformance phase's record from its tests: outcome counts and the status `llmbench.failures.conformance_status` gives."""
     counts: dict[str, int] = {}
     for t in tests:
         counts[t.outcome] = counts.get(t.outcome, 0) + 1
@@ -303,6 +320,7 @@ def trap_verdicts(challenge: Challenge, tests: list[TestRecord], only_trap: str 
 
 
 def collect_metrics(challenge: Challenge, tests: list[TestRecord]) -> dict[str, Metric]:
+    """The declared metrics the tests recorded, the first finite value of each; self-reported ones marked as such."""
     out: dict[str, Metric] = {}
     for t in tests:
         kept, _ = finite_metrics(t.metrics)

@@ -52,9 +52,15 @@ class ForkedRun:
         self._done = threading.Event()
 
     def poll(self) -> int | None:
+        """The exit status, or None while the run goes on."""
         return self.returncode if self._done.is_set() else None
 
     def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the run to end and return its exit status.
+
+        Raises:
+            subprocess.TimeoutExpired: It did not end within `timeout`.
+        """
         if not self._done.wait(timeout):
             raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
@@ -85,6 +91,7 @@ class ForkServer:
 
     @property
     def alive(self) -> bool:
+        """Whether the server process is running and has not failed."""
         return not self._dead and self.proc.poll() is None
 
     def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path, cap: int | None) -> ForkedRun:

@@ -272,7 +272,7 @@ class WorkerClient:
         return self.dead_reason
 
     def request(self, header: dict, blobs: list[bytes], timeout: float | None = None):
-        """Send one request and wait for its reply, restarting a dead worker first.
+        """Send one request and return the reply's header and blobs, restarting a dead worker first.
 
         With ``measure_memory`` in the header, the worker's memory growth during the call is
         measured from outside (`MemoryMeter`) and added to the reply as ``outside``.
@@ -281,9 +281,6 @@ class WorkerClient:
             header: The request (``op`` and its fields).
             blobs: Its binary payloads.
             timeout: Time limit; the config's call timeout when None.
-
-        Returns:
-            The reply header and blobs.
 
         Raises:
             WorkerCrash: The worker died.
@@ -449,11 +446,8 @@ class RemoteHandle(wire.HandleRef):
         return self._proxy._request({"op": "attr", "handle": self._id, "name": name}, [], None, self)[0]
 
     def call_method(self, name: str, *args, measure_memory: bool = False, timeout: float | None = None, **kwargs):
-        """Call a method of the remote object in the worker.
-
-        Returns:
-            The `CallResult`, with memory measured from outside when `measure_memory`.
-        """
+        """Call a method of the remote object in the worker; its `CallResult` (memory measured from
+        outside when `measure_memory`)."""
         return self._proxy._invoke({"op": "method", "handle": self._id, "name": name}, args, kwargs,
                                    measure_memory, timeout, self)
 
@@ -625,10 +619,10 @@ class SolutionProxy:
 
         Args:
             entry: The canonical entry point's name.
-            *args: Positional arguments.
+            *args (object): Positional arguments.
             measure_memory: Measure the worker's memory growth from outside during the call.
             timeout: Time limit; the challenge's call timeout when None.
-            **kwargs: Keyword arguments.
+            **kwargs (object): Keyword arguments.
 
         Returns:
             The value and measurements.

@@ -99,7 +99,19 @@ def gap_reason(failure: Failure, detail: str = "") -> str:
 # ------------------------------------------------------------------------------- tests
 @dataclass(frozen=True)
 class TestView:
-    """What the verdict rules need of one conformance test record (schema.TestRecord fits)."""
+    """What the verdict rules need of one conformance test record (schema.TestRecord fits).
+
+    Attributes:
+        name: The test's id.
+        outcome: ``passed``, ``failed``, ``error``, ``timeout``, ``skipped`` or ``not_run``.
+        failure: Why it did not pass, when it did not.
+        verified: The gap was established by the trusted side, not reported by the worker.
+        entry: The entry point whose call failed (empty when the failure was not in a call).
+        calls: Entry points the test called.
+        trap: The trap it detects, if any.
+        smoke: A smoke test (an entry point callable at all).
+        message: What went wrong.
+    """
 
     __test__ = False  # not a pytest class
 

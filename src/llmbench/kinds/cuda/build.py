@@ -14,7 +14,15 @@ from .machine import nvcc_path
 
 @dataclass
 class Build:
-    """One nvcc invocation's outcome, already made safe to record."""
+    """One nvcc invocation's outcome, already made safe to record.
+
+    Attributes:
+        outcome: ``passed``, ``failed`` or ``timeout``.
+        message: The first errors, or why it failed.
+        duration_s: Wall time.
+        deps: Files the build read (from its dependency file).
+        output: The compiler's output, paths made relative (withheld when the build read outside files).
+    """
 
     outcome: str  # passed | failed | timeout
     message: str

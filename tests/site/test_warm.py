@@ -84,3 +84,17 @@ def test_a_broken_directive_fails_a_warm_build_too(root, tmp_path, caplog):
     with pytest.raises((PluginError, Abort)):
         build_site(Project(root), tmp_path / "warm")
     assert "analysis/bad.md:3: live directive 'results': unknown challenge 'gamma'" in caplog.text
+
+
+def test_charts_drawn_by_a_worker_give_the_pages_charts_drawn_in_the_build_give(root, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("llmbench.site.plugin.chart_workers", lambda: 1)
+    pooled, _ = build(root, tmp_path / "pooled", caplog)
+    assert sum(text.count("<svg") for text in pooled.values()) >= 2
+    assert not any("lbchart" in text for text in pooled.values())  # every placeholder resolved
+    # the entries stored while their charts were being drawn hold the charts
+    warm, (_, rendered, _) = build(root, tmp_path / "warm", caplog)
+    assert rendered == 0 and warm == pooled
+    shutil.rmtree(root / ".llmbench")
+    monkeypatch.setattr("llmbench.site.plugin.chart_workers", lambda: 0)
+    inline, _ = build(root, tmp_path / "inline", caplog)
+    assert inline == pooled

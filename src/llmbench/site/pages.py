@@ -374,6 +374,9 @@ def maintainer_note(ctx: Context, hints: list[str]) -> str:
 
 
 LOC_RULE = "non-blank, non-comment lines of the code files"
+# runner.CODE_SUFFIXES (a test keeps them equal): importing the runner for it would load the
+# whole harness (sandbox, kinds, phases) into every site build.
+CODE_SUFFIXES = (".py", ".cu", ".cuh", ".c", ".cpp", ".h")
 
 
 def code_lines(f) -> int | None:
@@ -385,8 +388,6 @@ def code_lines(f) -> int | None:
     Returns:
         The count, or None for a file that is not code (or not published).
     """
-    from ..runner import CODE_SUFFIXES
-
     if f.text is None or not f.path.endswith(CODE_SUFFIXES):
         return None
     return sum(1 for line in f.text.splitlines() if line.strip() and not line.strip().startswith(("#", "//")))

@@ -23,7 +23,7 @@ from mkdocs.utils import get_relative_url
 
 from ..errors import ContentError
 from . import layout
-from .cache import ChartStore, PageCache
+from .cache import ChartStore, PageCache, chart_workers
 from .config import LlmbenchConfig
 from .context import Context
 from .inputs import Fingerprint, fingerprint
@@ -64,6 +64,9 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         self.inputs: Fingerprint | None = None
         self.cache = PageCache(None)
         self.outline: layout.Outline | None = None
+        self.charts = ChartStore()
+        self._awaiting: list = []  # pages whose HTML holds charts still being drawn
+        self._unsaved: list[tuple[str, str, dict[str, str]]] = []  # cache entries waiting for charts
 
     @property
     def data(self):
@@ -97,7 +100,8 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         base = Path(config.config_file_path or ".").resolve().parent
         self.root = (base / self.config.root).resolve() if self.config.root else base
         state = self.root / ".llmbench"
-        self.charts = ChartStore(state / "charts")
+        self.charts = ChartStore(state / "charts", workers=chart_workers())
+        self._awaiting, self._unsaved = [], []
         self.cache = PageCache(state / "pages")
         self.stashes = {}
         self._flags = None
@@ -121,6 +125,8 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                 return layout.Outline.from_json(json.loads(found[0]))
             except (KeyError, TypeError, ValueError):
                 pass
+        # Inputs changed since the last build: pages will be rendered, and charts drawn.
+        self.charts.prepare()
         from .generated import outline_of
 
         outline = outline_of(self.data)
@@ -202,7 +208,11 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             return stash.adopt(*found)
         before = len(stash.items)
         markdown = make()
-        self.cache.put(key, markdown, dict(list(stash.items.items())[before:]))
+        raw = dict(list(stash.items.items())[before:])
+        if any(self.charts.pending(html) for html in raw.values()):
+            self._unsaved.append((key, markdown, raw))  # stored once its charts are drawn (on_env)
+        else:
+            self.cache.put(key, markdown, raw)
         return markdown
 
     def on_page_markdown(self, markdown: str, *, page, config, files) -> str:
@@ -286,7 +296,41 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         html = stash.restore(html) if stash else html
         glossary = files.get_file_from_path("statuses.md")
         url = get_relative_url(glossary.url, page.url) if glossary else "statuses/"
+        if self.charts.pending(html):
+            self._awaiting.append(page)  # its charts go in on_env (a chart holds no glyph legend needs)
         return html + page_legend(html, url, page.file.src_uri)
+
+    def on_env(self, env, *, config, files):
+        """Put the charts drawn in the background into the pages, and store the entries that wait for them.
+
+        Every page has been converted by now, and no page has been indexed for search or
+        written yet.
+
+        Args:
+            env: The theme's Jinja environment.
+            config: mkdocs' configuration.
+            files: The site's files.
+
+        Returns:
+            The environment, unchanged.
+        """
+        self.charts.finish()
+        for page in self._awaiting:
+            page.content = self.charts.resolve(page.content)
+        for key, markdown, raw in self._unsaved:
+            self.cache.put(key, self.charts.resolve(markdown),
+                           {token: self.charts.resolve(html) for token, html in raw.items()})
+        self._awaiting, self._unsaved = [], []
+        return env
+
+    def on_build_error(self, *, error) -> None:
+        """Stop drawing charts for a build that failed.
+
+        Args:
+            error: What failed the build.
+        """
+        self.charts.cancel()
+        self._awaiting, self._unsaved = [], []
 
     def on_post_build(self, *, config) -> None:
         """Drop cached pages this build did not use, and say how much was reused.

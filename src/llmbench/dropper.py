@@ -109,11 +109,12 @@ def main(argv: list[str]) -> None:
         SystemExit: A usage error, or the interpreter was not started with ``-s -P``.
     """
     uid, chdir, rest = parse(argv)
-    from llmbench.sandbox import set_parent_death_signal
-
     if sys.flags.safe_path == 0 or sys.flags.no_user_site == 0:
         raise SystemExit("llmbench.dropper must be started with python -s -P (solution files could shadow modules)")
     if uid is not None:
+        # Only here: under bubblewrap every worker would pay ~50 ms importing the sandbox package.
+        from llmbench.sandbox import set_parent_death_signal
+
         reopen_sys_path()
         drop(uid)
         # Changing uid clears the parent-death signal: set it again so we die with the harness.

@@ -18,7 +18,7 @@ from . import cheats, failures
 from .challenge import Challenge, load_challenges
 from .errors import ContentError, LlmbenchError
 from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
-from .phases.base import RunContext
+from .phases.base import PhaseOutcome, RunContext
 from .phases.conformance import TrustedRuns, check_trap_marks
 from .project import Project
 from .provenance import environment_facts, provenance
@@ -397,19 +397,18 @@ def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSe
         ctx = RunContext(challenge=c, source=source, adapter=adapter, run_kind=job.run_kind, trap=job.trap,
                          sandbox=sandbox, limits=limits, device=device, stopping=session.stopping,
                          trusted=session.trusted)
-        for phase in job.phases:
-            if session.stopping.is_set():  # interrupted: this result is never stored
-                break
+        outcomes = run_phases([p for p in job.phases if p.name not in job.reuse], ctx, kind.concurrent_phases)
+        for phase in job.phases:  # recorded in the kind's order, however they ran
             if phase.name in job.reuse:  # same inputs as a stored phase: its verdict stands
                 phases[phase.name] = job.reuse[phase.name]
                 if phase.decides_traps:
                     traps, metrics = dict(job.reused_traps), dict(job.reused_metrics)
-                continue
-            outcome = phase.run(ctx)
-            phases[phase.name] = outcome.result
-            if phase.decides_traps:
-                traps, metrics = outcome.traps, outcome.metrics
-            phases[phase.name].key = job.phase_keys.get(phase.name, "")
+            elif phase.name in outcomes:
+                outcome = outcomes[phase.name]
+                phases[phase.name] = outcome.result
+                if phase.decides_traps:
+                    traps, metrics = outcome.traps, outcome.metrics
+                phases[phase.name].key = job.phase_keys.get(phase.name, "")
         judging = tuple(p.name for p in job.phases if p.judges_behaviour)
         status, reason = overall_status(phases, traps, judging)  # no_adapter: needs_adapter, our gap
         reported = extract_reported(source, c) if job.run_kind == "solution" else {}
@@ -429,6 +428,30 @@ def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSe
                   reason=reason, phases=phases, traps=traps, metrics=metrics, reported=reported, loc=loc, files=infos, adapter=adapter,
                   provenance=provenance(project.root, c.suite_version, sandbox.short_isolation, kind), key=job.key,
                   inputs=job.inputs, duration_s=round(time.monotonic() - start, 3))
+
+
+def run_phases(to_run: list, ctx: RunContext, concurrent: bool) -> dict[str, PhaseOutcome]:
+    """Run phases, together (`Kind.concurrent_phases`) or in order; an interrupted run starts
+    no further phase (its result is never stored).
+
+    Returns:
+        Phase name -> outcome, for the phases that ran.
+
+    Raises:
+        Exception: The first phase's error, once every phase started has ended.
+    """
+    if not concurrent or len(to_run) < 2:
+        outcomes = {}
+        for phase in to_run:
+            if ctx.stopping.is_set():
+                break
+            outcomes[phase.name] = phase.run(ctx)
+        return outcomes
+    if ctx.stopping.is_set():
+        return {}
+    with ThreadPoolExecutor(max_workers=len(to_run), thread_name_prefix="llmbench-phase") as pool:
+        futures = {phase.name: pool.submit(phase.run, ctx) for phase in to_run}
+    return {name: fut.result() for name, fut in futures.items()}
 
 
 def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict],

@@ -184,3 +184,39 @@ def test_cuda_kind_checks_its_host_abi_table(tmp_path):
     assert "symbol: missing" in cuda.check_options({"host": "host.py"}, tmp_path)
     assert "unknown key" in cuda.check_options({"symbol": "f", "host": "host.py", "abi": 1}, tmp_path)
     assert cuda.worker_fields({"symbol": "f", "host": "host.py"})["support_files"] == ("host.py",)
+
+
+class _MeetingPhase(Phase):
+    """Toy phase that waits (at most 20 s) to meet its partner: it only meets it when both run at once."""
+
+    def __init__(self, name, mine, theirs, log):
+        self.name, self.mine, self.theirs, self.log = name, mine, theirs, log
+
+    def run(self, ctx):
+        self.mine.set()
+        met = self.theirs.wait(timeout=20 if ctx.limits.get("concurrent") else 0.2)
+        self.log.append((self.name, met))
+        return PhaseOutcome(PhaseResult(name=self.name, status="ok" if met else "failed"))
+
+
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_phases_of_a_concurrent_kind_run_together_others_in_order(concurrent):
+    import threading
+
+    from llmbench.runner import run_phases
+
+    a, b, log = threading.Event(), threading.Event(), []
+    phases = [_MeetingPhase("first", a, b, log), _MeetingPhase("second", b, a, log)]
+    ctx = RunContext(challenge=None, source=Path("."), adapter=None, run_kind="solution", trap=None,
+                     sandbox=None, limits={"concurrent": concurrent})
+    outcomes = run_phases(phases, ctx, concurrent)
+    assert list(outcomes) == ["first", "second"]  # recorded in the kind's order either way
+    if concurrent:
+        assert sorted(log) == [("first", True), ("second", True)]
+    else:  # in order: the first never meets the second, which finds the first already done
+        assert log == [("first", False), ("second", True)]
+
+
+def test_python_kinds_run_their_phases_together_cuda_in_order():
+    assert kind_for("python").concurrent_phases and kind_for("training").concurrent_phases
+    assert not kind_for("cuda").concurrent_phases

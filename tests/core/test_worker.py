@@ -162,3 +162,38 @@ def test_handles_can_be_passed_back(tmp_path):
         assert p.read(p.make(21)) == 42
     finally:
         p.close()
+
+
+def test_prestarted_worker_is_the_one_the_first_call_uses(tmp_path):
+    write(tmp_path / "sol" / "impl.py", "import os\n\ndef pid():\n    return os.getpid()\n")
+    p = SolutionProxy(WorkerConfig(solution=tmp_path / "sol", call_timeout_s=10))
+    try:
+        p.prestart()
+        assert p._client.starting
+        launched = p._client.process.proc.pid
+        first = p.pid()
+        assert not p._client.starting
+        assert p._client.process.proc.pid == launched and p._generation == 1
+        assert p.pid() == first
+    finally:
+        p.close()
+    assert p._client.process is None and p._client.copy is None
+
+
+def test_launching_early_changes_no_failure(tmp_path):
+    """A solution that kills its worker as it loads fails its first call the same way, whether
+    the worker was launched early (while pytest collected) or on that call."""
+    write(tmp_path / "sol" / "impl.py", "def add(a, b):\n    return a + b\n")
+    write(tmp_path / "adapter" / "adapter.py", "import os\nos._exit(3)\n")
+    seen = []
+    for prestart in (False, True):
+        p = SolutionProxy(WorkerConfig(solution=tmp_path / "sol", adapter=tmp_path / "adapter", call_timeout_s=10))
+        try:
+            if prestart:
+                p.prestart()
+            with pytest.raises(Exception) as err:
+                p.add(1, 2)
+            seen.append((type(err.value).__name__, str(err.value).split("; stderr")[0]))
+        finally:
+            p.close()
+    assert seen[0] == seen[1] and "exit status 3" in seen[0][1]

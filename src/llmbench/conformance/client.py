@@ -176,10 +176,28 @@ class WorkerClient:
         self.stderr = TailBuffer()
         self.copy: Path | None = None
         self.dead_reason = ""
+        self._starting = False  # launched, its "ready" not yet read
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Copy the solution (and adapter, support files) and start the worker on the copy in the sandbox."""
+        """Copy the solution (and adapter, support files), start the worker on the copy in the
+        sandbox and wait until it is ready.
+
+        Raises:
+            WorkerCrash: It died or did not say it was ready.
+            CallTimeout: It was not ready within STARTUP_TIMEOUT_S.
+        """
+        self.launch()
+        self.await_ready()
+
+    @property
+    def starting(self) -> bool:
+        """Whether the worker was launched and has not yet been waited for (`await_ready`)."""
+        return self._starting and self.process is not None
+
+    def launch(self) -> None:
+        """Start the worker (as `start` does) without waiting for it: its start-up then overlaps
+        the caller's own work; the first request waits for it (`await_ready`)."""
         cfg = self.config
         self.copy = make_copy(cfg.solution)
         scratch = self.copy.parent
@@ -211,6 +229,20 @@ class WorkerClient:
         self.process = self.sandbox.popen(argv, workdir=self.copy, limits=limits, ro=ro, python=True,
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         drain(self.process.proc.stderr, self.stderr)
+        self._starting = True
+
+    def await_ready(self) -> None:
+        """Wait for a launched worker to say it is ready (nothing to do when it already has).
+
+        Raises:
+            WorkerCrash: It died or sent something else.
+            CallTimeout: It was not ready within STARTUP_TIMEOUT_S.
+        """
+        if not self._starting:
+            return
+        self._starting = False
+        if self.process is None:
+            raise WorkerCrash(f"worker died during start: {self.dead_reason or 'stopped'}")
         header, _ = self._receive(STARTUP_TIMEOUT_S, what="start")
         if header.get("value") != "ready":
             self.stop()
@@ -218,6 +250,7 @@ class WorkerClient:
 
     def stop(self) -> None:
         """Stop the worker and remove its copy."""
+        self._starting = False
         if self.process is not None:
             try:
                 self.process.proc.stdin.close()
@@ -286,6 +319,7 @@ class WorkerClient:
             WorkerCrash: The worker died.
             CallTimeout: No reply in time.
         """
+        self.await_ready()
         if not self.alive:
             self.stop()
             self.start()
@@ -477,7 +511,22 @@ class SolutionProxy:
         self._probes: dict[str, dict] = {}
         self.events: list[CallEvent] = []  # calls of the current test (the plugin clears it)
 
+    def prestart(self) -> None:
+        """Launch the worker now without waiting for it (`WorkerClient.launch`): the first call
+        waits. Whatever goes wrong launching it is left for that first call to meet and report."""
+        if self._client.process is not None:
+            return
+        try:
+            self._client.launch()
+        except Exception:  # noqa: BLE001 - the first call starts it again and reports the error
+            self._client.stop()
+            return
+        self._generation += 1
+
     def _ensure(self) -> WorkerClient:
+        if self._client.starting:
+            self._client.await_ready()
+            return self._client
         if not self._client.alive:
             self._client.stop()
             self._generation += 1

@@ -3,6 +3,9 @@
 Used as ``pytest challenges/<id>/conformance -p llmbench.conformance.plugin
 --llmbench-solution DIR [--llmbench-adapter DIR] [--llmbench-only-trap T] [--llmbench-out F]``.
 This process is trusted (it runs our tests); the solution runs only in the worker.
+
+The fork server (`llmbench.phases.forkserver`) imports this module before pytest starts, so
+pytest leaves its asserts as they are (PYTEST_DONT_REWRITE): it has none that need rewriting.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ class SuiteRun:
         challenge: The challenge whose suite runs.
         records: Per-test records (node id -> plain dict), written out at the end.
         proxy: The solution's proxy (its sandboxed worker), while the session holds one.
+        early: The proxy whose worker was launched while pytest collected, until the
+            first test takes it.
         secret_seed: This build's secret seed, once a test asked for it.
     """
 
@@ -40,6 +45,7 @@ class SuiteRun:
     records: dict = field(default_factory=dict)
     proxy: SolutionProxy | None = None
     secret_seed: int | None = None
+    early: SolutionProxy | None = None
 
 
 SUITE_RUN = pytest.StashKey[SuiteRun]()
@@ -87,6 +93,27 @@ def pytest_configure(config):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))  # tests import trusted helpers: `from support import ...`
     _note_assert_allclose()
+    _launch_worker_early(config)
+
+
+def _launch_worker_early(config) -> None:
+    """Launch the solution's worker now, so that its start-up (a sandbox, an interpreter,
+    NumPy, the solution's imports) overlaps pytest collecting the suite. Not for a kind that
+    needs a device (its tests may all skip); a launch that fails is left to the first test."""
+    run = suite_run(config)
+    challenge = run.challenge
+    if challenge.kind_impl.uses_device:
+        return
+    run.early = SolutionProxy(_worker_config(config, challenge, gpu=False))
+    run.early.prestart()
+
+
+def pytest_unconfigure(config):
+    """Stop a worker launched early that no test took (every test deselected or skipped)."""
+    run = suite_run(config)
+    if run is not None and run.early is not None:
+        run.early.close()
+        run.early = None
 
 
 def _note_assert_allclose() -> None:
@@ -178,29 +205,34 @@ def gpu(challenge):
     return kind.device() if kind.uses_device else None
 
 
-@pytest.fixture(scope="session")
-def _proxy(request, challenge, gpu):
-    opt = request.config.getoption
-    solution = opt("--llmbench-solution")
-    if not solution:
-        pytest.skip("no --llmbench-solution given")
+def _worker_config(config, challenge, gpu: bool) -> WorkerConfig:
+    """The solution's worker, as the harness's options describe it."""
+    opt = config.getoption
     limits = challenge.limits
     mapping = dict(m.split("=", 1) for m in opt("--llmbench-map"))
-    config = WorkerConfig(
-        solution=Path(solution).resolve(),
+    return WorkerConfig(
+        solution=Path(opt("--llmbench-solution")).resolve(),
         adapter=Path(opt("--llmbench-adapter")).resolve() if opt("--llmbench-adapter") else None,
         support=challenge.path,
         mapping=mapping,
         call_timeout_s=opt("--llmbench-call-timeout") or limits["call_timeout_s"],
         memory_mb=opt("--llmbench-memory-mb") or int(limits["memory_mb"]),
         isolation=opt("--llmbench-isolation"),
-        gpu=gpu is not None,
+        gpu=gpu,
         canonical={e.name: e.signature for e in challenge.entry_points if e.signature},
         deterministic=tuple(e.name for e in challenge.entry_points if e.deterministic),
         **challenge.kind_impl.worker_fields(challenge.kind_options),
     )
-    proxy = SolutionProxy(config)
+
+
+@pytest.fixture(scope="session")
+def _proxy(request, challenge, gpu):
     run = suite_run(request.config)
+    if run is None:
+        pytest.skip("no --llmbench-solution given")
+    proxy, run.early = run.early, None
+    if proxy is None:
+        proxy = SolutionProxy(_worker_config(request.config, challenge, gpu is not None))
     run.proxy = proxy
     yield proxy
     run.proxy = None

@@ -17,7 +17,11 @@ class Kind:
 
     Attributes:
         name: The word in challenge.toml.
-        phases: The phases, in the order they run.
+        phases: The phases, in the order they run (and are recorded).
+        concurrent_phases: True when the phases share nothing (each works on its own copy,
+            none reads another's outcome) and compete for no device: a run then starts
+            them together, and a long phase (a model's own 150 s test) no longer delays
+            the others. False keeps them in order (a GPU's timings must not be shared).
         uses_device: True when runs need an accelerator bound into the sandbox.
         caps_worker_memory: False when an address-space cap breaks the worker (a GPU
             driver reserves huge virtual ranges); memory is then not capped by rlimit.
@@ -29,6 +33,7 @@ class Kind:
 
     name: ClassVar[str] = ""
     phases: ClassVar[tuple[Phase, ...]] = ()
+    concurrent_phases: ClassVar[bool] = False
     uses_device: ClassVar[bool] = False
     caps_worker_memory: ClassVar[bool] = True
     native_loader: ClassVar[str | None] = None

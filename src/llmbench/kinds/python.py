@@ -12,6 +12,7 @@ class PythonKind(Kind):
 
     name = "python"
     phases = (OwnTestsPhase(), ConformancePhase())
+    concurrent_phases = True
 
 
 @register_kind
@@ -20,3 +21,4 @@ class TrainingKind(Kind):
 
     name = "training"
     phases = (OwnTestsPhase(), ConformancePhase())
+    concurrent_phases = True

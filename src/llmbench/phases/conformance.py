@@ -25,8 +25,11 @@ from ..solution import Adapter
 from .forkserver import ForkServer, ForkServerError
 
 # Installed plugins we never need here; hypothesis' would have pytest rewrite the asserts of
-# its whole package on every run (seconds per solution).
-QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:metadata")
+# its whole package on every run (seconds per solution). pytest's own unraisableexception
+# plugin garbage-collects the whole process at exit (~40 ms a run) to report exceptions
+# raised in trusted finalizers, which never decide anything here.
+QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:randomly", "-p", "no:metadata",
+                 "-p", "no:unraisableexception")
 # A ContentError raised in the trusted pytest while collecting (pytest prints it as INTERNALERROR).
 CONTENT_ERROR = re.compile(r"^INTERNALERROR> llmbench\.errors\.ContentError: (.+)$", re.M)
 STOP_GRACE_S = 5.0

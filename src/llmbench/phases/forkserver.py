@@ -31,9 +31,12 @@ FORK_TIMEOUT_S = 30.0
 # Room in the server's argv for each child's title (its /proc/<pid>/cmdline: `ps` then shows
 # which solution a trusted run is testing).
 TITLE_ROOM = 4096
-PRELOAD = ("numpy", "numpy.testing", "pytest", "llmbench.conformance", "llmbench.conformance.client",
-           "llmbench.conformance.scale", "llmbench.challenge", "llmbench.failures", "llmbench.errors",
-           "llmbench.signature", "llmbench.sandbox", "llmbench.wire")
+# Everything a trusted run imports before its first test (the challenge loader pulls in the
+# kinds and, through them, pydantic: ~0.4 s a run when left to the child).
+PRELOAD = ("numpy", "numpy.testing", "pytest", "pydantic", "llmbench.schema", "llmbench.kinds",
+           "llmbench.conformance", "llmbench.conformance.client", "llmbench.conformance.plugin",
+           "llmbench.conformance.scale", "llmbench.challenge", "llmbench.solution", "llmbench.failures",
+           "llmbench.errors", "llmbench.signature", "llmbench.sandbox", "llmbench.wire")
 
 
 class ForkServerError(Exception):

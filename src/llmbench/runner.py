@@ -39,11 +39,15 @@ class RunSession:
             their results are not stored.
         processes: The sandboxed processes started by this run's phases, killed on abort.
         trusted: The trusted pytest runs of its conformance phases (and their fork server).
+        slots: Phases running at once, at most ``--jobs`` (None: no limit). A run whose kind
+            starts its phases together takes a second slot only when one is free, so the
+            machine never runs more phases than asked (their timeouts are wall-clock).
     """
 
     stopping: threading.Event = field(default_factory=threading.Event)
     processes: ProcessRegistry = field(default_factory=ProcessRegistry)
     trusted: TrustedRuns = field(default_factory=TrustedRuns)
+    slots: threading.Semaphore | None = None
 
     def abort(self) -> None:
         """Stop everything: no new phase starts; trusted test runs stop gracefully (their
@@ -397,7 +401,8 @@ def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSe
         ctx = RunContext(challenge=c, source=source, adapter=adapter, run_kind=job.run_kind, trap=job.trap,
                          sandbox=sandbox, limits=limits, device=device, stopping=session.stopping,
                          trusted=session.trusted)
-        outcomes = run_phases([p for p in job.phases if p.name not in job.reuse], ctx, kind.concurrent_phases)
+        outcomes = run_phases([p for p in job.phases if p.name not in job.reuse], ctx, kind.concurrent_phases,
+                              session.slots)
         for phase in job.phases:  # recorded in the kind's order, however they ran
             if phase.name in job.reuse:  # same inputs as a stored phase: its verdict stands
                 phases[phase.name] = job.reuse[phase.name]
@@ -430,9 +435,11 @@ def execute(job: Job, project: Project, isolation: str = "auto", session: "RunSe
                   inputs=job.inputs, duration_s=round(time.monotonic() - start, 3))
 
 
-def run_phases(to_run: list, ctx: RunContext, concurrent: bool) -> dict[str, PhaseOutcome]:
-    """Run phases, together (`Kind.concurrent_phases`) or in order; an interrupted run starts
-    no further phase (its result is never stored).
+def run_phases(to_run: list, ctx: RunContext, concurrent: bool,
+               slots: threading.Semaphore | None = None) -> dict[str, PhaseOutcome]:
+    """Run phases, together (`Kind.concurrent_phases`) or in order, each holding one of the
+    run's `slots` while it runs; an interrupted run starts no further phase (its result is
+    never stored).
 
     Returns:
         Phase name -> outcome, for the phases that ran.
@@ -440,18 +447,24 @@ def run_phases(to_run: list, ctx: RunContext, concurrent: bool) -> dict[str, Pha
     Raises:
         Exception: The first phase's error, once every phase started has ended.
     """
+    def one(phase):
+        if slots is None:
+            return phase.run(ctx) if not ctx.stopping.is_set() else None
+        with slots:
+            return phase.run(ctx) if not ctx.stopping.is_set() else None
+
     if not concurrent or len(to_run) < 2:
         outcomes = {}
         for phase in to_run:
-            if ctx.stopping.is_set():
+            outcome = one(phase)
+            if outcome is None:
                 break
-            outcomes[phase.name] = phase.run(ctx)
+            outcomes[phase.name] = outcome
         return outcomes
-    if ctx.stopping.is_set():
-        return {}
     with ThreadPoolExecutor(max_workers=len(to_run), thread_name_prefix="llmbench-phase") as pool:
-        futures = {phase.name: pool.submit(phase.run, ctx) for phase in to_run}
-    return {name: fut.result() for name, fut in futures.items()}
+        futures = {phase.name: pool.submit(one, phase) for phase in to_run}
+    done = {name: fut.result() for name, fut in futures.items()}
+    return {name: outcome for name, outcome in done.items() if outcome is not None}
 
 
 def overall_status(phases: dict[str, PhaseResult], traps: dict[str, TrapVerdict],
@@ -506,7 +519,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
-    session = RunSession()
+    session = RunSession(slots=threading.BoundedSemaphore(max(1, jobs)))
     # One secret seed per build for the suites' multi-seed tests; each result records it.
     os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
 

@@ -220,3 +220,18 @@ def test_phases_of_a_concurrent_kind_run_together_others_in_order(concurrent):
 def test_python_kinds_run_their_phases_together_cuda_in_order():
     assert kind_for("python").concurrent_phases and kind_for("training").concurrent_phases
     assert not kind_for("cuda").concurrent_phases
+
+
+def test_concurrent_phases_never_take_more_than_the_runs_slots():
+    """With one slot (``--jobs 1``, the other slots busy) a concurrent kind's phases still run one at a time."""
+    import threading
+
+    from llmbench.runner import run_phases
+
+    a, b, log = threading.Event(), threading.Event(), []
+    phases = [_MeetingPhase("first", a, b, log), _MeetingPhase("second", b, a, log)]
+    ctx = RunContext(challenge=None, source=Path("."), adapter=None, run_kind="solution", trap=None,
+                     sandbox=None, limits={"concurrent": False})
+    outcomes = run_phases(phases, ctx, True, threading.BoundedSemaphore(1))
+    assert list(outcomes) == ["first", "second"]
+    assert sorted(met for _, met in log) == [False, True]  # the one that ran first never met the other

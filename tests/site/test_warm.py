@@ -98,3 +98,13 @@ def test_charts_drawn_by_a_worker_give_the_pages_charts_drawn_in_the_build_give(
     monkeypatch.setattr("llmbench.site.plugin.chart_workers", lambda: 0)
     inline, _ = build(root, tmp_path / "inline", caplog)
     assert inline == pooled
+
+
+def test_a_broken_chart_fails_a_cold_build_that_renders_ahead_naming_its_line(root, tmp_path, caplog, monkeypatch):
+    from mkdocs.exceptions import Abort, PluginError
+
+    monkeypatch.setattr("llmbench.site.plugin.chart_workers", lambda: 1)
+    (root / "analysis/bad.md").write_text("# Bad\n\nText.\n\n<!-- live: chart challenge=gamma metric=err -->\n")
+    with pytest.raises((PluginError, Abort)):
+        build_site(Project(root), tmp_path / "cold")
+    assert "analysis/bad.md:5: live directive 'chart': unknown challenge 'gamma'" in caplog.text

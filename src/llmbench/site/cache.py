@@ -368,6 +368,17 @@ class PageCache:
         """
         return hashlib.sha256("\0".join((PAGE_FORMAT, *parts)).encode("utf-8", "surrogateescape")).hexdigest()
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is stored under key (not counted as a hit or a miss).
+
+        Args:
+            key: From `key`.
+
+        Returns:
+            True when its file exists.
+        """
+        return self.folder is not None and (self.folder / f"{key}.json").is_file()
+
     def get(self, key: str) -> tuple[str, dict[str, str]] | None:
         """The entry stored under key.
 

@@ -67,6 +67,8 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         self.charts = ChartStore()
         self._awaiting: list = []  # pages whose HTML holds charts still being drawn
         self._unsaved: list[tuple[str, str, dict[str, str]]] = []  # cache entries waiting for charts
+        self._ahead: dict[str, tuple[str, dict[str, str]]] = {}  # key -> (markdown, raw) rendered early
+        self._changed = False  # the inputs changed since the last build (the outline was not cached)
 
     @property
     def data(self):
@@ -101,7 +103,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         self.root = (base / self.config.root).resolve() if self.config.root else base
         state = self.root / ".llmbench"
         self.charts = ChartStore(state / "charts", workers=chart_workers())
-        self._awaiting, self._unsaved = [], []
+        self._awaiting, self._unsaved, self._ahead, self._changed = [], [], {}, False
         self.cache = PageCache(state / "pages")
         self.stashes = {}
         self._flags = None
@@ -126,6 +128,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             except (KeyError, TypeError, ValueError):
                 pass
         # Inputs changed since the last build: pages will be rendered, and charts drawn.
+        self._changed = True
         self.charts.prepare()
         from .generated import outline_of
 
@@ -175,7 +178,48 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                 return analysis_index([(u, t) for u, t in self.analysis_pages if u != "analysis/index.md"], ctx)
 
             add("analysis/index.md", analysis_index)
+        if self._changed and self.charts.workers:
+            self._render_ahead(files)
         return files
+
+    def _render_ahead(self, files: Files) -> None:
+        """Render now what is not cached, so that chart workers draw while mkdocs converts pages.
+
+        In its turn, a page takes what was rendered here (`_cached`); one that failed here is
+        rendered again then, and reports its error in the usual place.
+        """
+        from mkdocs.utils.meta import get_data
+
+        from .markers import scan
+
+        def ahead(key: str, uri: str, shown: str, make) -> None:
+            if key in self._ahead or self.cache.has(key):
+                return
+            stash = RawStash(f"lbraw{secrets.token_hex(12)}a")
+            try:
+                markdown = make(self._context(uri, stash, shown))
+            except Exception:  # noqa: BLE001 - reported when the page is rendered in its turn
+                return
+            self._ahead[key] = (markdown, dict(stash.items))
+
+        for uri, make in self.generated.items():
+            ahead(self._page_key(uri), uri, posixpath.join("docs", uri), make)
+        for file in files.documentation_pages():
+            uri = file.src_uri
+            if uri in self.generated:
+                continue
+            try:
+                markdown = get_data(file.content_string)[0]
+                spans = scan(markdown).spans if "live:" in markdown else []
+            except (OSError, ValueError, ContentError):
+                continue
+            for span in spans:
+                d = span.directive
+                if d.name == "chart":  # the directives that draw; the others render fast in their turn
+                    from .directives import render
+
+                    ahead(self._directive_key(uri, d), uri, self._shown_file(file),
+                          lambda ctx, d=d: render(d, ctx))
 
     def _maker(self, uri: str):
         if self._makers is None:
@@ -207,7 +251,8 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         if found is not None:
             return stash.adopt(*found)
         before = len(stash.items)
-        markdown = make()
+        early = self._ahead.pop(key, None)
+        markdown = stash.adopt(*early) if early is not None else make()
         raw = dict(list(stash.items.items())[before:])
         if any(self.charts.pending(html) for html in raw.values()):
             self._unsaved.append((key, markdown, raw))  # stored once its charts are drawn (on_env)
@@ -247,10 +292,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
                             "(<!-- live: value ... -->) or say who reported it, with the source.")
 
         def render_one(d: Directive) -> str:
-            # A directive's output depends on the data, the page (links are relative to it)
-            # and the directive; never on where it sits in the page's text.
-            key = PageCache.key("directive", uri, self.inputs.everything, d.name, repr(sorted(d.args.items())),
-                                str(d.inline))
+            key = self._directive_key(uri, d)
 
             def make() -> str:
                 from .directives import render
@@ -264,10 +306,21 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         except ContentError as exc:
             raise PluginError(f"llmbench: {exc}") from None
 
+    def _directive_key(self, uri: str, d: Directive) -> str:
+        """The key of a directive's inputs on a page."""
+        # A directive's output depends on the data, the page (links are relative to it)
+        # and the directive; never on where it sits in the page's text.
+        return PageCache.key("directive", uri, self.inputs.everything, d.name, repr(sorted(d.args.items())),
+                             str(d.inline))
+
     def _shown(self, page) -> str:
         """The page's file as error messages name it."""
-        shown = posixpath.join("docs", page.file.src_uri)
-        abs_path = page.file.abs_src_path
+        return self._shown_file(page.file)
+
+    def _shown_file(self, file) -> str:
+        """A file as error messages name it."""
+        shown = posixpath.join("docs", file.src_uri)
+        abs_path = file.abs_src_path
         if abs_path:
             try:
                 shown = Path(abs_path).resolve().relative_to(self.root).as_posix()
@@ -320,7 +373,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
         for key, markdown, raw in self._unsaved:
             self.cache.put(key, self.charts.resolve(markdown),
                            {token: self.charts.resolve(html) for token, html in raw.items()})
-        self._awaiting, self._unsaved = [], []
+        self._awaiting, self._unsaved, self._ahead = [], [], {}
         return env
 
     def on_build_error(self, *, error) -> None:
@@ -330,7 +383,7 @@ class LlmbenchPlugin(BasePlugin[LlmbenchConfig]):
             error: What failed the build.
         """
         self.charts.cancel()
-        self._awaiting, self._unsaved = [], []
+        self._awaiting, self._unsaved, self._ahead = [], [], {}
 
     def on_post_build(self, *, config) -> None:
         """Drop cached pages this build did not use, and say how much was reused.

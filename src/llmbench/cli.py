@@ -31,7 +31,7 @@ def cmd_run(args) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .runner import make_plan, run_lock, run_plan
+    from .runner import make_plan, new_session, run_lock, run_plan
     from .sandbox import Sandbox
 
     project = Project.find()
@@ -41,7 +41,9 @@ def cmd_run(args) -> int:
         console.print(f"[yellow]warning:[/] {sandbox.warning()}")
     if args.k:
         return cmd_rerun_k(args, project)
-    with run_lock(project, on_wait=lambda: console.print("another llmbench run is in progress; waiting for it...")):
+    session = new_session(args.jobs)
+    with run_lock(project, on_wait=lambda: console.print("another llmbench run is in progress; waiting for it...")), \
+            session.trusted:  # the fork server imports while the plan is made (killed unused when all is cached)
         if args.repeat < 1:
             raise LlmbenchError("--repeat takes a count of at least 1")
         plan = make_plan(project, args.model, args.challenge, controls=not args.no_controls, isolation=args.isolation,
@@ -82,7 +84,7 @@ def cmd_run(args) -> int:
             with display:
                 try:
                     run_plan(plan, project, args.jobs, args.isolation, on_done=done, repeat=args.repeat,
-                             on_start=lambda job: display.started(job.label))
+                             on_start=lambda job: display.started(job.label), session=session)
                 except KeyboardInterrupt:
                     console.print("[yellow]interrupted[/]: finished results are kept; run again to resume")
                     return 130

@@ -499,8 +499,18 @@ def execute_repeated(job: Job, project: Project, isolation: str, repeat: int,
     return first
 
 
+def new_session(jobs: int) -> RunSession:
+    """The session of a run of `jobs` parallel runs (at most that many phases at once).
+
+    It also fixes the build's secret seed for the suites' multi-seed tests (each result
+    records it) before the session's fork server starts with this environment.
+    """
+    os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
+    return RunSession(slots=threading.BoundedSemaphore(max(1, jobs)))
+
+
 def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None,
-             repeat: int = 1, on_start=None) -> list[Result]:
+             repeat: int = 1, on_start=None, session: RunSession | None = None) -> list[Result]:
     """Run every uncached job (each `repeat` times); write each result as soon as it is complete.
 
     Args:
@@ -511,6 +521,8 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
         on_done (Callable | None): Called as ``on_done(job, result)`` once a result is stored.
         repeat: Runs of each job (``--repeat``); the verdicts of all are recorded.
         on_start (Callable | None): Called as ``on_start(job)`` when a job starts.
+        session: The run's session (`new_session`), when the caller made it earlier (the CLI
+            does, to start the fork server while it plans); else a new one.
 
     Returns:
         The results stored, in completion order. On an interrupt (or any error) the run is
@@ -519,9 +531,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     store = ResultStore(project.results_dir)
     results = []
     todo = plan.to_run
-    session = RunSession(slots=threading.BoundedSemaphore(max(1, jobs)))
-    # One secret seed per build for the suites' multi-seed tests; each result records it.
-    os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
+    session = session or new_session(jobs)
 
     def one(job: Job) -> Result:
         if on_start and not session.stopping.is_set():

@@ -110,7 +110,32 @@ def test_a_run_plan_forks_its_conformance_runs_and_the_switch_turns_it_off(monke
     with runs:
         server = runs.server
         assert server is not None and server.alive
-    assert runs.server is None and server.proc.wait(10) == 0
+        assert server._ready.wait(60)
+    assert runs.server is None and server.proc.wait(10) == 0  # a ready server ends when its input closes
     monkeypatch.setenv("LLMBENCH_NO_FORKSERVER", "1")
     with conformance.TrustedRuns() as off:
         assert off.server is None
+
+
+def test_the_cli_session_starts_one_server_before_planning_that_its_runs_can_use(monkeypatch):
+    """`llmbench run` enters its session's TrustedRuns before planning and run_plan enters it
+    again: one server, still up after the inner exit, and started in the environment the runs
+    ask for (the build's secret seed is set before it starts), or every run would start slow."""
+    from llmbench.runner import new_session
+
+    monkeypatch.delenv("LLMBENCH_SECRET_SEED", raising=False)
+    session = new_session(2)
+    with session.trusted as outer:
+        server = outer.server
+        with session.trusted as inner:
+            assert inner.server is server
+        assert outer.server is server and server.alive
+        assert server.env == conformance.trusted_env()
+    assert session.trusted.server is None
+
+
+def test_a_server_closed_while_still_importing_is_killed_at_once():
+    """A run with nothing to do must not wait for the server's imports (it reads its input only once ready)."""
+    server = ForkServer(conformance.trusted_env())
+    server.close()
+    assert server.proc.returncode == -signal.SIGKILL

@@ -74,9 +74,11 @@ class TrustedRuns:
         self.server: ForkServer | None = None
         self._live: set = set()
         self._lock = threading.Lock()
+        self._depth = 0  # entered by `llmbench run` before planning, and again by run_plan
 
     def __enter__(self) -> "TrustedRuns":
-        if os.environ.get("LLMBENCH_NO_FORKSERVER", "") in ("", "0"):
+        self._depth += 1
+        if self._depth == 1 and os.environ.get("LLMBENCH_NO_FORKSERVER", "") in ("", "0"):
             try:
                 self.server = ForkServer(trusted_env())
             except OSError:
@@ -84,6 +86,9 @@ class TrustedRuns:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         server, self.server = self.server, None
         if server is not None:
             server.close()

@@ -152,11 +152,14 @@ class ForkServer:
             run._finish(-signal.SIGKILL if run.pid is not None else None)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the server (its input closes; SIGKILL if it lingers). Runs still going are the caller's."""
+        """Stop the server (its input closes; SIGKILL if it lingers, or at once while it is still
+        importing: it reads its input only once ready). Runs still going are the caller's."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
+        if not self._ready.is_set():
+            self.proc.kill()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

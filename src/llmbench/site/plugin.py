@@ -5,7 +5,9 @@ analysis/) as virtual files, renders live directives in hand-written pages, and 
 raw-HTML placeholders back in after markdown conversion. What each hook does lives
 elsewhere: `inputs` and `cache` (what is reused), `layout` and `generated` (which pages,
 the nav), `directives` (rendering), `markers` (finding directives), `stash` (raw HTML),
-`legends` (glyph legends).
+`legends` (glyph legends). When its inputs changed, a build renders what is not cached
+ahead (on_files), so that chart workers (`cache.ChartStore`) draw while mkdocs converts
+pages; on_env puts the charts in, before any page is indexed or written.
 """
 from __future__ import annotations
 

@@ -72,3 +72,15 @@ def test_python_is_highlighted_as_the_lexer_lookup_would():
     source = "def f(x):\n    return x  # ok\n"
     expected = highlight(source, get_lexer_for_filename("m.py", source), HtmlFormatter(cssclass="highlight", wrapcode=True))
     assert site_highlight(source, "pkg/m.py") == expected
+
+
+def test_a_worker_highlights_source_as_the_build_would():
+    from llmbench.site.text import highlight
+
+    source = "def f(x):\n    return '<b>' + x  # a comment\n\x07"
+    store = ChartStore(None, workers=1)
+    token = store.highlight(source, "pkg/mod.py")
+    assert token.startswith(store.prefix) and store.highlight(source, "pkg/mod.py") == token
+    store.finish()
+    assert store.resolve(f"<details>{token}</details>") == f"<details>{highlight(source, 'pkg/mod.py')}</details>"
+    assert ChartStore(None, workers=0).highlight(source, "k.cu") == highlight(source, "k.cu")

@@ -66,15 +66,13 @@ class _ChartWorker:
         self.alive = True
         threading.Thread(target=self._read, name="llmbench-charts", daemon=True).start()
 
-    def submit(self, args: tuple) -> Future | None:
-        """Send one chart to draw; None when the worker is gone."""
-        title, bars, unit, better, reference, scale = args
-        request = json.dumps({"id": self.sent, "args": [title, [[b.label, b.value, b.note] for b in bars], unit,
-                                                        better, reference, scale]})
+    def submit(self, job: dict) -> Future | None:
+        """Send one job (`chartworker`'s protocol, without its id); None when the worker is gone."""
         future: Future = Future()
         with self.lock:
             if not self.alive:
                 return None
+            request = json.dumps({"id": self.sent, **job})
             self.futures[self.sent] = future
             self.sent += 1
             try:
@@ -151,11 +149,20 @@ def _start(workers: int) -> None:
             _gave_up = True
 
 
+def _job(args: tuple) -> dict:
+    """The worker's request for a chart's or a highlighting's arguments."""
+    if args[0] == _HIGHLIGHT:
+        return {"highlight": list(args[1:])}
+    title, bars, unit, better, reference, scale = args
+    return {"args": [title, [[b.label, b.value, b.note] for b in bars], unit, better, reference, scale]}
+
+
 def _submit(args: tuple, workers: int) -> Future | None:
-    """Hand a chart to the least busy of `workers` background processes; None when none can take it."""
+    """Hand a job to the least busy of `workers` background processes; None when none can take it."""
     _start(workers)
+    job = _job(args)
     for worker in sorted(_WORKERS, key=lambda w: len(w.futures)):
-        future = worker.submit(args)
+        future = worker.submit(job)
         if future is not None:
             return future
     return None
@@ -194,6 +201,9 @@ def write_cached(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+_HIGHLIGHT = "\0highlight"  # marks highlighting's arguments apart from a chart's
 
 
 class ChartStore:
@@ -241,17 +251,37 @@ class ChartStore:
             return self._svgs[args]
         if args in self._tokens:
             return self._tokens[args]
-        svg = self._read(args)
-        if svg is None and self.workers:
+        return self._made(args, self._read(args))
+
+    def highlight(self, source: str, filename: str) -> str:
+        """Source code as `text.highlight` renders it (the other slow, pure job of a cold build).
+
+        Args:
+            source: Untrusted source text.
+            filename: Its file name, which picks the lexer.
+
+        Returns:
+            The HTML; or, in a store with workers, a placeholder for it (see `resolve`).
+        """
+        args = (_HIGHLIGHT, source, filename)
+        if args in self._svgs:
+            return self._svgs[args]
+        if args in self._tokens:
+            return self._tokens[args]
+        return self._made(args, None)
+
+    def _made(self, args: tuple, found: str | None) -> str:
+        """What was found on disk, or a placeholder while a worker makes it, or made here."""
+        if found is None and self.workers:
             future = _submit(args, self.workers)
             if future is not None:
                 token = self._tokens[args] = f"{self.prefix}{len(self._tokens):05d}x"
                 self._drawing[token] = (args, future)
                 return token
-        if svg is None:
-            svg = self._draw(args)
-        self._svgs[args] = svg
-        return svg
+        if found is None:
+            found = self._draw(args)
+        self._svgs[args] = found
+        return found
 
     def pending(self, text: str) -> bool:
         """Whether text holds placeholders of charts still to be resolved.
@@ -307,6 +337,10 @@ class ChartStore:
         return self._svgs[args]
 
     def _draw(self, args: tuple) -> str:
+        if args[0] == _HIGHLIGHT:
+            from .text import highlight
+
+            return highlight(*args[1:])
         title, bars, unit, better, reference, scale = args
         svg = bar_chart_svg(title, list(bars), unit, better, reference, scale)
         self._write(args, svg)
@@ -331,7 +365,7 @@ class ChartStore:
                 pass  # a read-only checkout still builds
 
     def _path(self, args: tuple) -> Path | None:
-        if self.folder is None:
+        if self.folder is None or args[0] == _HIGHLIGHT:  # highlighting is kept in the page cache
             return None
         key = hashlib.sha256(f"{CHART_FORMAT}|{_matplotlib_version()}|{args!r}".encode()).hexdigest()[:32]
         return self.folder / f"{key}.svg"

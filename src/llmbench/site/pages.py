@@ -25,7 +25,7 @@ from .claims import solution_claims
 from .context import Context
 from .directives import render
 from .directives.metrics import chart_anchor
-from .text import code, esc, esc_html, fmt_number, highlight, pre, sanitised_markdown, table
+from .text import code, esc, esc_html, fmt_number, pre, sanitised_markdown, table
 
 
 def _d(name: str, **args) -> Directive:
@@ -549,7 +549,7 @@ def _files_section(data: SiteData, mid: str, cid: str, ctx: Context) -> str:
                 continue
             note = ' <span class="lb-muted">(truncated)</span>' if f.truncated else ""
             sources.append(f'<details class="lb-source" data-search-exclude><summary>{esc_html(f.path)}{note}</summary>'
-                           f"{highlight(f.text, f.path)}</details>")
+                           f"{ctx.charts.highlight(f.text, f.path)}</details>")
         if sources:
             parts.append(ctx.raw("\n".join(sources)))
     if not parts:

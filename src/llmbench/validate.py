@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .challenge import Challenge
-from .conformance import scale
 from .schema import Result
 
 
@@ -149,6 +148,8 @@ def validate_challenge(challenge: Challenge, controls: dict[str, Result]) -> Val
             v.caught.append(trap.id)
         else:
             v.missed.append(trap.id)
+    from .conformance import scale  # here: the site imports this module for cheat_verdict, not the worker client
+
     conf = ref.phases.get("conformance")
     for test in conf.tests if conf is not None else []:
         if test.scale:

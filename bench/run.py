@@ -121,6 +121,12 @@ class Timed:
             raise SystemExit(f"bench: `{shown}` failed with rc {proc.returncode}")
         return wall, proc.stdout + proc.stderr
 
+    def median(self, argv: list[str], label: str, times: int, ok_rc: tuple[int, ...] = (0,)) -> float:
+        """The median wall time of `times` runs of a command that does the same work each time
+        (a 2-core VM's speed swings by 15-25% from one build to the next)."""
+        walls = sorted(self.run(argv, f"{label} ({i + 1}/{times})", ok_rc)[0] for i in range(times))
+        return walls[len(walls) // 2]
+
 
 # ------------------------------------------------------------------------------ plain site
 def export_plain_docs(root: Path) -> Path:
@@ -291,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary project and print its path")
     ap.add_argument("--kernel-n", type=int, default=1024, help="sequence length of the kernel figures")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="plain and warm builds are timed this many times; the median counts (default 3)")
     ap.add_argument("-v", "--verbose", action="store_true", help="show the commands' output")
     args = ap.parse_args(argv)
     n_models = args.models or (2 if args.quick else 6)
@@ -325,13 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         plain_yml = export_plain_docs(root)
         plain_cmd = [mkdocs, "build", "--quiet", "-f", str(plain_yml)]
         t.run(plain_cmd, "plain mkdocs, warm-up (not counted)")
-        plain_site, _ = t.run(plain_cmd, "plain mkdocs build of the same pages")
+        plain_site = t.median(plain_cmd, "plain mkdocs build of the same pages", args.repeats)
         limit = raw_pytest / cores + plain_site
         cold = cold_run + cold_site
 
         # 2. warm rebuild: nothing changed
-        warm_run, warm_out = t.run(run_cmd, "warm: nothing changed", ok_rc=(0, 1))
-        warm_site, _ = t.run(build_cmd, "warm: site")
+        warm_run = t.median(run_cmd, "warm: nothing changed", args.repeats, ok_rc=(0, 1))
+        warm_site = t.median(build_cmd, "warm: site", args.repeats)
         warm = warm_run + warm_site
 
         # 3. one file of one solution edited

@@ -77,3 +77,16 @@ def test_source_analysis_child_never_imports_from_the_working_folder(tmp_path, m
     monkeypatch.chdir(sol)
     targets, *_ = analyse(sol)
     assert not mark.exists() and [t.name for t in targets] == ["test_x.py"]
+
+
+def test_own_tests_get_only_the_plugins_we_read_their_results_with(tmp_path):
+    """Installed pytest plugins are not autoloaded into a model's own tests (they cost ~0.45 s a
+    run); the JSON report and the per-test timeout still work."""
+    write(tmp_path / "test_env.py", "import os, sys, time\n\n"
+                                    "def test_no_autoload():\n"
+                                    "    assert os.environ.get('PYTEST_DISABLE_PLUGIN_AUTOLOAD') == '1'\n"
+                                    "    assert 'anyio' not in sys.modules\n\n"
+                                    "def test_hangs():\n    time.sleep(600)\n")
+    phase = run_own_tests(tmp_path, Sandbox("auto"), timeout_s=20)
+    by_name = {t.name: t.outcome for t in phase.tests}
+    assert by_name == {"test_env.py::test_no_autoload": "passed", "test_env.py::test_hangs": "timeout"}

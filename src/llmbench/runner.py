@@ -184,8 +184,6 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
     if unknown:
         raise ContentError(project.challenges_dir, f"unknown challenge {', '.join(unknown)}; valid: {', '.join(all_challenges)}")
     chosen = {cid: c for cid, c in all_challenges.items() if not challenges or cid in challenges}
-    for c in chosen.values():
-        check_trap_marks(c)  # contributor mistakes fail before anything runs
     sandbox_iso = Sandbox(isolation).short_isolation
     store = ResultStore(project.results_dir)
     plan = Plan()
@@ -215,6 +213,10 @@ def make_plan(project: Project, models=(), challenges=(), controls=True, solutio
             job.why = ["--force"]
             continue
         plan_reuse(job, store)
+    # Contributor mistakes in a suite that is about to run fail before anything runs. A suite
+    # whose every job is cached was checked when those ran (its files are in their keys).
+    for cid in dict.fromkeys(job.challenge.id for job in plan.to_run):
+        check_trap_marks(chosen[cid])
     return plan
 
 

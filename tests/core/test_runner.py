@@ -17,7 +17,7 @@ def run(project, *args):
     return main(["run", "--jobs", "2", *args])
 
 
-def test_run_twice_reruns_nothing_and_an_edit_reruns_only_that_solution(demo_project, capsys):
+def test_run_twice_reruns_nothing_and_an_edit_reruns_only_that_solution(demo_project, capsys, monkeypatch):
     add_solution(demo_project, "model-a", GOOD)
     add_solution(demo_project, "model-b", GOOD)
     assert run(demo_project) == 0
@@ -27,11 +27,15 @@ def test_run_twice_reruns_nothing_and_an_edit_reruns_only_that_solution(demo_pro
     assert (demo_project.results_dir / "_controls" / "demo" / "reference.json").exists()
     assert (demo_project.results_dir / "_controls" / "demo" / "mutant-wrong_sign.json").exists()
 
+    import llmbench.runner as runner_module
+
+    checked, original = [], runner_module.check_trap_marks
+    monkeypatch.setattr(runner_module, "check_trap_marks", lambda c: (checked.append(c.id), original(c)))
     plan = make_plan(demo_project)
-    assert plan.to_run == []
+    assert plan.to_run == [] and checked == []  # nothing to run: no suite is parsed
     write(demo_project.solutions_dir / "model-b" / "demo" / "demo.py", "def add(a, b):\n    return b + a\n")
     plan = make_plan(demo_project)
-    assert [j.label for j in plan.to_run] == ["model-b/demo"]
+    assert [j.label for j in plan.to_run] == ["model-b/demo"] and checked == ["demo"]
     capsys.readouterr()
     assert run(demo_project) == 0
     assert "1 to run, 3 cached" in capsys.readouterr().out

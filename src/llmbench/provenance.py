@@ -65,6 +65,8 @@ def blas_threads() -> int | None:
     try:
         from threadpoolctl import threadpool_info  # optional
 
+        import numpy  # noqa: F401 - threadpoolctl sees only the BLAS libraries already loaded (planning no longer loads NumPy)
+
         return sum(i.get("num_threads", 0) for i in threadpool_info() if i.get("user_api") == "blas") or None
     except Exception:  # noqa: BLE001
         return None

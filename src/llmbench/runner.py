@@ -54,7 +54,7 @@ class RunSession:
         workers' clean-up must run), then every sandboxed process of this run is killed."""
         self.stopping.set()  # before killing: a job whose phase is killed must not start the next one
         self.trusted.stop_all()
-        self.processes.kill_all()
+        self.processes.close()
 
 
 @dataclass

@@ -169,3 +169,44 @@ def test_no_adapter_reason_makes_traps_not_run(demo_project):
     write(demo_project.adapters_dir / "model-n" / "demo" / "adapter.toml",
           'no_adapter = "x"\n[entry_points]\nadd = "other.plus"\n')
     assert run(demo_project, "--no-controls") == 2  # a mapping beside no_adapter is a contributor error
+
+
+def test_work_that_starts_after_an_abort_is_stopped_at_once(tmp_path):
+    """A phase already on its way when the run is aborted (waiting for the fork server, say)
+    must not run to the end after Ctrl-C: its trusted run and its sandboxed processes are
+    stopped as they start."""
+    import subprocess
+    import sys
+
+    from llmbench.runner import RunSession
+
+    session = RunSession()
+    session.abort()
+    proc = session.trusted.launch([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path,
+                                  tmp_path / "log", None)
+    assert proc.wait(timeout=15) is not None  # stopped, not left to sleep its 60 s
+
+    killed = []
+
+    class Started:
+        def kill(self):
+            killed.append(self)
+
+    late = Started()
+    session.processes.add(late)
+    assert killed == [late] and len(session.processes) == 0
+
+
+def test_a_worker_that_cannot_be_set_up_fails_each_test_with_the_reason(demo_project):
+    """The plugin launches the worker while pytest collects; if that cannot even be set up
+    (here: an isolation mode that does not exist), each test still records why, as when the
+    worker started at the first call (not a bare "ended without records")."""
+    from llmbench.challenge import load_challenge
+    from llmbench.phases.conformance import run_conformance
+    from llmbench.solution import Adapter
+
+    c = load_challenge(demo_project.challenges_dir / "demo")
+    phase, _traps, _ = run_conformance(c, c.reference_dir, Adapter(path=None), "no-such-isolation")
+    assert phase.tests, phase.reason
+    assert all("no-such-isolation" in t.message for t in phase.tests if t.outcome != "passed"), \
+        [t.message for t in phase.tests]

@@ -104,8 +104,12 @@ def _launch_worker_early(config) -> None:
     challenge = run.challenge
     if challenge.kind_impl.uses_device:
         return
-    run.early = SolutionProxy(_worker_config(config, challenge, gpu=False))
-    run.early.prestart()
+    try:
+        early = SolutionProxy(_worker_config(config, challenge, gpu=False))
+    except Exception:  # noqa: BLE001 - the first test builds it again and records the error, as it always did
+        return
+    early.prestart()
+    run.early = early
 
 
 def pytest_unconfigure(config):

@@ -75,6 +75,7 @@ class TrustedRuns:
         self._live: set = set()
         self._lock = threading.Lock()
         self._depth = 0  # entered by `llmbench run` before planning, and again by run_plan
+        self._stopped = False
 
     def __enter__(self) -> "TrustedRuns":
         self._depth += 1
@@ -115,6 +116,9 @@ class TrustedRuns:
                                         preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
         with self._lock:
             self._live.add(proc)
+            stopped = self._stopped
+        if stopped:  # launched while the run was being stopped (it waited for the server): stop it too
+            stop([proc])
         return proc
 
     def finished(self, proc) -> None:
@@ -123,8 +127,9 @@ class TrustedRuns:
             self._live.discard(proc)
 
     def stop_all(self) -> None:
-        """Stop every live run gracefully (see `stop`)."""
+        """Stop every live run gracefully (see `stop`), and every run launched from now on."""
         with self._lock:
+            self._stopped = True
             live = list(self._live)
         stop(live)
 

@@ -16,11 +16,17 @@ class ProcessRegistry:
     def __init__(self):
         self._live: set["SandboxedProcess"] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def add(self, process: "SandboxedProcess") -> None:
-        """Track a started process."""
+        """Track a started process; one started after `close` (a phase that was already on its
+        way when the run was aborted) is killed at once."""
         with self._lock:
-            self._live.add(process)
+            closed = self._closed
+            if not closed:
+                self._live.add(process)
+        if closed:
+            process.kill()
 
     def discard(self, process: "SandboxedProcess") -> None:
         """Forget a process that has ended (killed or reaped)."""
@@ -33,6 +39,12 @@ class ProcessRegistry:
             live = list(self._live)
         for process in live:
             process.kill()
+
+    def close(self) -> None:
+        """Kill every tracked process tree, and every one added from now on (an aborted run)."""
+        with self._lock:
+            self._closed = True
+        self.kill_all()
 
     def __len__(self) -> int:
         return len(self._live)

@@ -14,15 +14,26 @@ from .schema import Result
 CONTROLS = "_controls"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file.
+
+    Args:
+        path: The file.
+        text: Its content.
+        durable: Sync the data to disk before the rename (a result must survive a crash;
+            a cache entry lost in one is only made again).
+
+    Raises:
+        OSError: The folder cannot be written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
 
+from ..store import write_atomic
 from .charts import Bar, bar_chart_svg
 
 CHART_FORMAT = "2"  # bump when the drawing code changes: older SVGs on disk are then never read
@@ -176,7 +176,7 @@ def _matplotlib_version() -> str:
 
 
 def write_cached(path: Path, text: str) -> None:
-    """Write a cache file atomically (a temporary file renamed), without fsync.
+    """Write a cache file atomically (`llmbench.store.write_atomic`), without fsync.
 
     A cache entry lost in a crash is only drawn or rendered again, and readers check
     that an entry is whole; syncing each of a build's hundred files would cost more
@@ -189,18 +189,7 @@ def write_cached(path: Path, text: str) -> None:
     Raises:
         OSError: The folder cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, text, durable=False)
 
 
 _HIGHLIGHT = "\0highlight"  # marks highlighting's arguments apart from a chart's

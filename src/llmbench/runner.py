@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,9 +450,7 @@ def run_phases(to_run: list, ctx: RunContext, concurrent: bool,
         Exception: The first phase's error, once every phase started has ended.
     """
     def one(phase):
-        if slots is None:
-            return phase.run(ctx) if not ctx.stopping.is_set() else None
-        with slots:
+        with slots if slots is not None else nullcontext():
             return phase.run(ctx) if not ctx.stopping.is_set() else None
 
     if not concurrent or len(to_run) < 2:

@@ -241,8 +241,6 @@ class WorkerClient:
         if not self._starting:
             return
         self._starting = False
-        if self.process is None:
-            raise WorkerCrash(f"worker died during start: {self.dead_reason or 'stopped'}")
         header, _ = self._receive(STARTUP_TIMEOUT_S, what="start")
         if header.get("value") != "ready":
             self.stop()

@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,mlx]' || { \
 	  echo "note: the mlx extra (MLX on the CPU, for the study's ternary_training solutions) is not installable here; installing without it" >&2; \
 	  $(BIN)/python -m pip install -q -e '.[dev]'; }
+	@# Bytecode of the harness for every process it starts (workers, trusted runs), even where
+	@# PYTHONDONTWRITEBYTECODE stops Python from caching it: each would compile ~50 ms of it afresh.
+	$(BIN)/python -m compileall -q src/llmbench
 	@touch $@
 
 # Import the published study (pinned by URL and commit in data/study.toml, or STUDY=PATH: a folder,

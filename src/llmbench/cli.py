@@ -41,7 +41,7 @@ def cmd_run(args) -> int:
         console.print(f"[yellow]warning:[/] {sandbox.warning()}")
     if args.k:
         return cmd_rerun_k(args, project)
-    session = new_session(args.jobs)
+    session = new_session(args.jobs, server=getattr(args, "fork_server", None))
     with run_lock(project, on_wait=lambda: console.print("another llmbench run is in progress; waiting for it...")), \
             session.trusted:  # the fork server imports while the plan is made (killed unused when all is cached)
         if args.repeat < 1:
@@ -310,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit status: 2 for a content or usage error (printed as one line), 130 when interrupted.
     """
-    args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    early = _early_fork_server(sys.argv[1:] if argv is None else list(argv))
     try:
+        args = build_parser().parse_args(argv)
+        args.fork_server = early
+        warnings.simplefilter("default")
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
         return int(args.func(args) or 0)
     except ContentError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -324,6 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if early is not None:
+            early.close()  # a no-op once the run's session has closed it; else it was never used
+
+
+def _early_fork_server(argv: list[str]):
+    """`llmbench run` starts its fork server first: its imports (~1 s) then overlap ours and the plan."""
+    if argv[:1] != ["run"] or any(a in ("-k", "-h", "--help") for a in argv):
+        return None
+    from .phases.forkserver import start_early
+
+    return start_early()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .challenge import Challenge
-from .phases.own_tests import analysable_files
+from .phases.discovery import analysable_files
 from .schema import Reported, ReportedCandidate
 
 MAX_BYTES = 1024 * 1024

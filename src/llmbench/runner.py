@@ -20,6 +20,7 @@ from .errors import ContentError, LlmbenchError
 from .keys import COMPONENTS, changed_components, input_components, phase_key, result_key
 from .phases.base import PhaseOutcome, RunContext
 from .phases.conformance import TrustedRuns, check_trap_marks
+from .phases.forkserver import ForkServer, fix_secret_seed
 from .project import Project
 from .provenance import environment_facts, provenance
 from .reported import extract_reported
@@ -450,6 +451,7 @@ def run_phases(to_run: list, ctx: RunContext, concurrent: bool,
         Exception: The first phase's error, once every phase started has ended.
     """
     def one(phase):
+        phase.prepare(ctx)  # before its slot: waiting for a process to start leaves the machine to others
         with slots if slots is not None else nullcontext():
             return phase.run(ctx) if not ctx.stopping.is_set() else None
 
@@ -499,14 +501,19 @@ def execute_repeated(job: Job, project: Project, isolation: str, repeat: int,
     return first
 
 
-def new_session(jobs: int) -> RunSession:
+def new_session(jobs: int, server: "ForkServer | None" = None) -> RunSession:
     """The session of a run of `jobs` parallel runs (at most that many phases at once).
 
     It also fixes the build's secret seed for the suites' multi-seed tests (each result
     records it) before the session's fork server starts with this environment.
+
+    Args:
+        jobs: Phases at once.
+        server: A fork server already started (`llmbench.phases.forkserver.start_early`) for
+            the session to take over; else it starts its own.
     """
-    os.environ.setdefault("LLMBENCH_SECRET_SEED", str(int.from_bytes(os.urandom(4), "little")))
-    return RunSession(slots=threading.BoundedSemaphore(max(1, jobs)))
+    fix_secret_seed()
+    return RunSession(slots=threading.BoundedSemaphore(max(1, jobs)), trusted=TrustedRuns(server))
 
 
 def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", on_done=None,
@@ -541,6 +548,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     # Trusted pytest runs fork from one pre-imported process while the plan runs (started now,
     # ahead of the first conformance phase); it stops after the pool's last job.
     with session.trusted, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        session.trusted.prepare({job.challenge.id: job.challenge for job in todo}.values())
         futures = {pool.submit(one, job): job for job in todo}
         try:
             for fut in as_completed(futures):

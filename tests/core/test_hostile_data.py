@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from llmbench import wire
-from llmbench.phases import own_tests
+from llmbench.phases import discovery, own_tests
 
 
 def test_a_blob_referenced_many_times_is_refused_not_amplified():
@@ -34,7 +34,7 @@ def test_parsing_a_source_bomb_is_bounded(tmp_path, monkeypatch):
     with an address-space cap, so the harness neither grows nor fails; the file is skipped."""
     import resource
 
-    monkeypatch.setattr(own_tests, "ANALYSIS_MEMORY_BYTES", 160 * 1024**2)
+    monkeypatch.setattr(discovery, "ANALYSIS_MEMORY_BYTES", 160 * 1024**2)
     (tmp_path / "test_bomb.py").write_text("x = (" + "a," * 400_000 + ")\n\ndef test_x():\n    assert x\n")
     (tmp_path / "test_fine.py").write_text("def test_y():\n    assert 1\n")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -24,6 +24,7 @@ from ..challenge import load_challenge
 from ..errors import ContentError
 from ..solution import load_adapter
 from ..failures import Failure, finite_metrics
+from ..phases.conformance import RUN_OPTIONS
 from .client import HarnessGap, ReturnMismatch, SolutionError, SolutionProxy, WorkerConfig, WorkerFailure
 
 
@@ -69,6 +70,11 @@ def pytest_addoption(parser):
     g.addoption("--llmbench-call-timeout", type=float, default=None)
     g.addoption("--llmbench-secret-seed", type=int, default=None,
                 help="the build's secret seed for the `seeds` fixture (default: $LLMBENCH_SECRET_SEED, else random)")
+    g.addoption("--llmbench-decisive-only", action="store_true", default=False,
+                help="leave out the tests beyond the study's prompt (they never decide a verdict)")
+    g.addoption("--llmbench-serve", action="store_true", default=False,
+                help="collect the suite once, then run it for each solution the fork server asks for "
+                     "(llmbench.conformance.suiteserver)")
 
 
 def _find_challenge(config) -> Path:
@@ -86,14 +92,48 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "smoke: quick check also run for every mutant")
     config.addinivalue_line("markers", "prompt(section): checks a rule the study's prompt states; cite the section")
     config.addinivalue_line("markers", "beyond(why): stricter than the study's prompt; never decides a trap or status")
-    if not config.getoption("--llmbench-solution"):
+    if not config.getoption("--llmbench-solution") and not config.getoption("--llmbench-serve"):
         return
     folder = _find_challenge(config)
     config.stash[SUITE_RUN] = SuiteRun(load_challenge(folder))
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))  # tests import trusted helpers: `from support import ...`
     _note_assert_allclose()
+    if config.getoption("--llmbench-solution"):
+        _launch_worker_early(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """In a suite server: wait for runs; each forked run takes its options and its tests, and
+    then the session goes on as a plain run's (`llmbench.conformance.suiteserver`)."""
+    config = session.config
+    if not config.getoption("--llmbench-serve") or session.testsfailed:
+        return None  # a suite that did not collect: the session ends, the harness runs each solution plainly
+    from . import suiteserver
+
+    if not suiteserver.serving():
+        raise pytest.UsageError("--llmbench-serve: only the fork server starts suite servers")
+    request = suiteserver.serve_runs()  # returns in the forked run
+    for dest, value in request["options"].items():
+        if dest not in RUN_OPTIONS:
+            raise pytest.UsageError(f"not a run option: {dest}")
+        setattr(config.option, dest, value)
+    config.option.llmbench_serve = False
+    _select(config, session.items)
+    session.testscollected = len(session.items)
+    _restart_clock(config)
     _launch_worker_early(config)
+    return None
+
+
+def _restart_clock(config) -> None:
+    # The summary line's "in N s" counts from the run's start, not from the server's.
+    from _pytest import timing
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and hasattr(reporter, "_session_start"):
+        reporter._session_start = timing.Instant()
 
 
 def _launch_worker_early(config) -> None:
@@ -188,10 +228,21 @@ def pytest_collection_modifyitems(config, items):
         if trap is not None and trap not in challenge.trap_ids:
             raise ContentError(item.path, f"test {item.name} marks unknown trap '{trap}'; valid: {', '.join(challenge.trap_ids)}")
         _check_tier(item, trap)
+    _select(config, items)
+
+
+def _select(config, items) -> None:
+    """Keep the tests this run asks for: with ``--llmbench-only-trap`` that trap's and the smoke
+    tests; with ``--llmbench-decisive-only`` none beyond the prompt."""
     only = config.getoption("--llmbench-only-trap")
-    if only:
-        keep = [i for i in items if _trap_of(i) == only or i.get_closest_marker("smoke")]
-        dropped = [i for i in items if i not in keep]
+    decisive = config.getoption("--llmbench-decisive-only")
+    if not only and not decisive:
+        return
+    keep = [i for i in items if (not only or _trap_of(i) == only or i.get_closest_marker("smoke"))
+            and not (decisive and i.get_closest_marker("beyond"))]
+    if len(keep) < len(items):
+        kept = set(map(id, keep))
+        dropped = [i for i in items if id(i) not in kept]
         items[:] = keep
         config.hook.pytest_deselected(items=dropped)
 
@@ -353,15 +404,25 @@ def pytest_runtest_setup(item):
         run.proxy.events.clear()
 
 
+SETUP_S = pytest.StashKey[float]()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Record the test's outcome (a call, or a setup that failed or skipped) as plain data."""
+    """Record the test's outcome (a call, or a setup that failed or skipped) as plain data; its
+    duration is its setup, call and teardown together (as own tests' records count it)."""
     outcome = yield
     report = outcome.get_result()
-    if suite_run(item.config) is None:
+    run = suite_run(item.config)
+    if run is None:
         return
+    if report.when == "setup":
+        item.stash[SETUP_S] = report.duration
     if report.when == "call" or (report.when == "setup" and (report.failed or report.skipped)):
         _record(item, report, call)
+    elif report.when == "teardown" and item.nodeid in run.records:
+        rec = run.records[item.nodeid]
+        rec["duration_s"] = round(rec["duration_s"] + report.duration, 4)
 
 
 def _events(item) -> list:
@@ -407,7 +468,7 @@ def _record(item, report, call) -> None:
     events = _events(item)
     calls = list(dict.fromkeys(e.entry for e in events if e.entry))
     rec = {"name": item.nodeid.split("::", 1)[-1], "trap": _trap_of(item), "tier": tier, "tier_note": note,
-           "duration_s": round(report.duration, 4),
+           "duration_s": round(report.duration + (item.stash.get(SETUP_S, 0.0) if report.when == "call" else 0.0), 4),
            "metrics": {}, "inputs": "", "message": "", "failure": "", "verified": False, "entry": "",
            "calls": calls, "smoke": item.get_closest_marker("smoke") is not None}
     notes = []

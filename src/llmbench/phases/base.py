@@ -92,6 +92,10 @@ class Phase:
         """Whether a run of this kind (solution, reference, mutant, cheat) has this phase."""
         return run_kind == "solution" or not self.solutions_only
 
+    def prepare(self, ctx: RunContext) -> None:
+        """Wait for what the phase needs before it runs (a process that is still starting), without
+        holding one of the run's slots: another phase can use the machine meanwhile."""
+
     def run(self, ctx: RunContext) -> PhaseOutcome:
         """Run the phase.
 

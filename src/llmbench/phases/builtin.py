@@ -30,6 +30,11 @@ class ConformancePhase(Phase):
     limits = ("call_timeout_s", "memory_mb", "conformance_timeout_s")
     decides_traps = True
 
+    def prepare(self, ctx: RunContext) -> None:
+        """Wait until the challenge's suite server has collected the suite (`TrustedRuns.ready`)."""
+        if ctx.trusted is not None and not (ctx.adapter.no_adapter and ctx.run_kind == "solution"):
+            ctx.trusted.ready(ctx.challenge)
+
     def run(self, ctx: RunContext) -> PhaseOutcome:
         """Run the suite; a solution without an adapter that it needs is our gap, not a verdict.
 

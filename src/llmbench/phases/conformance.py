@@ -22,7 +22,7 @@ from ..errors import ContentError
 from ..failures import conformance_status, finite_metrics, trap_verdicts as judge_traps
 from ..schema import Metric, PhaseResult, TestRecord, TrapVerdict
 from ..solution import Adapter
-from .forkserver import ForkServer, ForkServerError
+from .forkserver import READY_TIMEOUT_S, ForkServer, ForkServerError, switched_on, trusted_env
 
 # Installed plugins we never need here; hypothesis' would have pytest rewrite the asserts of
 # its whole package on every run (seconds per solution). pytest's own unraisableexception
@@ -54,32 +54,41 @@ def _cap_address_space(cap: int) -> None:
     cap_it(cap)
 
 
-def trusted_env() -> dict[str, str]:
-    """The trusted pytest's environment: ours, without third-party pytest plugins (the suites use
-    none; importing them, asyncio and trio among them, cost every run a quarter of a second)."""
-    return {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
-
 class TrustedRuns:
     """The trusted pytest runs of one `llmbench run`, owned by it (`runner.RunSession`).
 
     Used as a context manager around a run plan, it starts one pre-imported fork server
     (`llmbench.phases.forkserver`) ahead of the first conformance phase, so that each run is
     forked from it instead of importing pytest and NumPy afresh; every run still is its own
-    process, session and worker. It tracks the live runs so that an abort stops them all.
-    Outside the context (or with LLMBENCH_NO_FORKSERVER=1) runs start as plain processes.
+    process, session and worker. A challenge's runs fork from its suite server, which has
+    collected the suite once (`llmbench.conformance.suiteserver`); where it cannot (the suite
+    does not collect, or a kind that uses a device) they start from the fork server. It tracks
+    the live runs so that an abort stops them all. Outside the context (or with
+    LLMBENCH_NO_FORKSERVER=1) runs start as plain processes; LLMBENCH_NO_SUITE_SERVER=1 turns
+    off the suite servers alone.
     """
 
-    def __init__(self):
+    def __init__(self, server: ForkServer | None = None):
         self.server: ForkServer | None = None
+        self._early = server  # started by the CLI before it parsed its arguments (`forkserver.start_early`)
         self._live: set = set()
         self._lock = threading.Lock()
         self._depth = 0  # entered by `llmbench run` before planning, and again by run_plan
         self._stopped = False
+        self._suites: dict[str, object] = {}  # challenge folder -> its SuiteServer, or None (runs start plainly)
+        self._suite_lock = threading.Lock()
+        self._logs: tempfile.TemporaryDirectory | None = None
 
     def __enter__(self) -> "TrustedRuns":
         self._depth += 1
-        if self._depth == 1 and os.environ.get("LLMBENCH_NO_FORKSERVER", "") in ("", "0"):
+        if self._depth > 1:
+            return self
+        early, self._early = self._early, None
+        if early is not None and early.alive and early.env == trusted_env():
+            self.server = early
+        elif switched_on("LLMBENCH_NO_FORKSERVER"):
+            if early is not None:
+                early.close()
             try:
                 self.server = ForkServer(trusted_env())
             except OSError:
@@ -92,7 +101,81 @@ class TrustedRuns:
             return
         server, self.server = self.server, None
         if server is not None:
-            server.close()
+            server.close()  # its suite servers end with it
+        with self._suite_lock:
+            self._suites.clear()
+            if self._logs is not None:
+                self._logs.cleanup()
+                self._logs = None
+
+    def launch_suite(self, challenge: Challenge, options: dict, log: Path, cap: int | None):
+        """Start a trusted run of `challenge`'s suite with one run's options (`run_options`).
+
+        Returns:
+            A Popen-like object leading its own process group: forked from the challenge's
+            suite server when it serves, else started as `launch` starts a run.
+        """
+        argv = suite_command(challenge) + run_options_argv(options)
+        server, suite = self.server, self._suite_server(challenge)
+        if server is not None and suite is not None:
+            title = " ".join(argv)  # what `ps` shows: the command line a plain run would have
+            try:
+                proc = server.start_via(suite, options, log, cap, title)
+            except ForkServerError:  # the suite server or the fork server went away meanwhile
+                with self._suite_lock:
+                    self._suites[str(challenge.path)] = None
+            else:
+                return self._track(proc)
+        return self.launch(argv, challenge.path, log, cap)
+
+    def prepare(self, challenges) -> None:
+        """Start the suite servers of these challenges now, in the background: their
+        collection then overlaps the runs that start first."""
+        wanted = [c for c in challenges if self._serves(c)]
+        if wanted:
+            threading.Thread(target=lambda: [self._start_suite_server(c) for c in wanted],
+                             name="llmbench-suite-servers", daemon=True).start()
+
+    def ready(self, challenge: Challenge) -> None:
+        """Wait until the challenge's runs can start: its suite server serves, or it cannot and
+        they start plainly (then there is nothing to wait for)."""
+        self._suite_server(challenge)
+
+    def _serves(self, challenge: Challenge) -> bool:
+        # A device's runs keep the plain path (their timings, their driver state).
+        server = self.server
+        return (server is not None and not challenge.kind_impl.uses_device and switched_on("LLMBENCH_NO_SUITE_SERVER")
+                and server.env == trusted_env())
+
+    def _start_suite_server(self, challenge: Challenge):
+        """The challenge's suite server, started now if it has not been (None: runs start plainly)."""
+        key = str(challenge.path)
+        with self._suite_lock:  # not the runs' lock: starting one waits for the fork server
+            if key in self._suites:
+                return self._suites[key]
+            server = self.server
+            if server is None or self._stopped:
+                return None
+            if self._logs is None:
+                self._logs = tempfile.TemporaryDirectory(prefix="llmbench-suites-")
+            log = Path(self._logs.name) / f"{challenge.id}.log"
+            argv = suite_command(challenge) + ["--llmbench-serve", "--capture=sys"]
+            try:
+                self._suites[key] = server.start_suite_server(argv, challenge.path, log)
+            except ForkServerError:
+                self._suites[key] = None
+            return self._suites[key]
+
+    def _suite_server(self, challenge: Challenge):
+        """The challenge's suite server once it serves; None where its runs start plainly."""
+        if not self._serves(challenge):
+            return None
+        suite = self._start_suite_server(challenge)
+        if suite is None or not suite.serving(READY_TIMEOUT_S):
+            with self._suite_lock:
+                self._suites[str(challenge.path)] = None  # it did not collect: each run collects (and reports) on its own
+            return None
+        return suite
 
     def launch(self, argv: list[str], cwd: Path, log: Path, cap: int | None):
         """Start a trusted pytest run writing to `log`, tracked until `finished`.
@@ -114,6 +197,9 @@ class TrustedRuns:
                 proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, cwd=cwd, env=env,
                                         preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
+        return self._track(proc)
+
+    def _track(self, proc):
         with self._lock:
             self._live.add(proc)
             stopped = self._stopped
@@ -176,6 +262,64 @@ def check_trap_marks(challenge: Challenge) -> None:
                                          f"{', '.join(challenge.trap_ids) or 'none'}", line=node.lineno)
 
 
+# The options a suite server's run sets for itself (the rest are the server's, shared by its runs).
+RUN_OPTIONS = ("llmbench_solution", "llmbench_adapter", "llmbench_map", "llmbench_only_trap", "llmbench_out",
+               "llmbench_isolation", "llmbench_memory_mb", "llmbench_call_timeout", "llmbench_decisive_only",
+               "maxfail")
+
+
+def run_options_argv(options: dict) -> list[str]:
+    """The command-line form of a run's options (`RUN_OPTIONS` -> value), for a plain pytest run."""
+    argv: list[str] = []
+    for dest, value in options.items():
+        if dest not in RUN_OPTIONS:
+            raise ValueError(f"not a run option: {dest}")
+        flag = "--" + dest.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, (list, tuple)):
+            argv += [f"{flag}={v}" for v in value]  # one token each: never read as an option
+        else:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def run_options(solution: Path, adapter: Adapter, out: Path, isolation: str, only_trap: str | None = None,
+                maxfail: int | None = None, limits: dict | None = None) -> dict:
+    """The options of one run of a suite against one solution (`RUN_OPTIONS`).
+
+    Args:
+        solution: The folder under test.
+        adapter: Its adapter (mapping and folder are passed on).
+        out: Where the plugin writes the test records.
+        isolation: Sandbox isolation mode of the worker.
+        only_trap: A mutant control: only this trap's tests and the smoke tests.
+        maxfail: Stop after this many failures (cheat controls); "beyond" tests are then left out.
+        limits: The run's call timeout and worker memory (`memory_mb`, `call_timeout_s`), if given.
+    """
+    options = {"llmbench_solution": str(solution), "llmbench_out": str(out), "llmbench_isolation": isolation,
+               "llmbench_adapter": str(adapter.path) if adapter.path is not None else None,
+               "llmbench_map": [f"{entry}={target}" for entry, target in adapter.mapping.items()],
+               "llmbench_only_trap": only_trap or None,
+               # cheat controls: stop at the first failing test that decides (beyond tests never do)
+               "maxfail": maxfail or None, "llmbench_decisive_only": bool(maxfail)}
+    if limits:
+        options["llmbench_call_timeout"] = float(limits["call_timeout_s"])
+        options["llmbench_memory_mb"] = int(limits["memory_mb"])
+    return options
+
+
+def suite_command(challenge: Challenge, verbose: bool = False, k_expr: str | None = None) -> list[str]:
+    """The trusted pytest command of a challenge's suite, without any run's options: what a suite
+    server collects once and a plain run starts with."""
+    argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
+            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
+            "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", *QUIET_PLUGINS]
+    return argv + (["-k", k_expr] if k_expr else [])
+
+
 def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, out: Path, isolation: str,
                         only_trap: str | None = None, k_expr: str | None = None, verbose: bool = False,
                         maxfail: int | None = None) -> list[str]:
@@ -195,21 +339,8 @@ def conformance_command(challenge: Challenge, solution: Path, adapter: Adapter, 
     Returns:
         The argv.
     """
-    argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
-            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
-            "--llmbench-solution", str(solution), "--llmbench-out", str(out), "--llmbench-isolation", isolation,
-            "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", *QUIET_PLUGINS]
-    if adapter.path is not None:
-        argv += ["--llmbench-adapter", str(adapter.path)]
-    for entry, target in adapter.mapping.items():
-        argv.append(f"--llmbench-map={entry}={target}")  # one token: never read as an option
-    if only_trap:
-        argv += ["--llmbench-only-trap", only_trap]
-    if k_expr:
-        argv += ["-k", k_expr]
-    if maxfail:  # cheat controls: stop at the first failing test that decides (beyond tests never do)
-        argv += [f"--maxfail={maxfail}", "-m", "not beyond"]
-    return argv
+    options = run_options(solution, adapter, out, isolation, only_trap, maxfail)
+    return suite_command(challenge, verbose, k_expr) + run_options_argv(options)
 
 
 def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isolation: str,
@@ -227,12 +358,10 @@ def run_conformance(challenge: Challenge, solution: Path, adapter: Adapter, isol
     timeout_s = timeout_s or float(limits["conformance_timeout_s"])
     with tempfile.TemporaryDirectory(prefix="llmbench-conf-") as tmp:
         out = Path(tmp) / "records.json"
-        argv = conformance_command(challenge, solution, adapter, out, isolation, only_trap, maxfail=maxfail)
-        argv += ["--llmbench-call-timeout", str(limits["call_timeout_s"]),
-                 "--llmbench-memory-mb", str(int(limits["memory_mb"]))]
+        options = run_options(solution, adapter, out, isolation, only_trap, maxfail, limits)
         cap = trusted_address_space(challenge.kind_impl, int(limits["memory_mb"]))
         log_path = Path(tmp) / "pytest.log"
-        proc = trusted.launch(argv, challenge.path, log_path, cap)
+        proc = trusted.launch_suite(challenge, options, log_path, cap)
         timed_out = False
         try:
             proc.wait(timeout=timeout_s)

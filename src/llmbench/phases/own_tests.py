@@ -7,17 +7,14 @@ test_* functions, run by pytest with pytest-json-report; otherwise scripts with 
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 import sys
 import time
 from pathlib import Path
 
-from ..asserts import count_asserts, has_main_block, is_pytest_file, missing_dependencies, parse, find_test_functions
 from ..sandbox import Limits, Sandbox, make_copy, remove_copy
 from ..schema import PhaseResult, TestRecord
-from ..solution import solution_files
+from .discovery import analysable_files, analyse, discover  # noqa: F401 - part of this module's API
 
 REPORT = ".llmbench-own-tests.json"
 # The only plugins a model's own tests get: the report we read and the per-test timeout. Loading
@@ -27,89 +24,6 @@ MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 # pytest-timeout's message when a test hits its limit: "Failed: Timeout (>10.0s) from
 # pytest-timeout." (2.x), "Failed: Timeout >10.0s" (1.x).
 TIMEOUT_MARK = re.compile(r"^(Failed: )?Timeout \(?>\d+(\.\d+)?s", re.M)
-MAX_ANALYSED_BYTES = 4 * 1024 * 1024  # larger .py files are data, not tests: not parsed here
-
-
-def analysable_files(folder: Path) -> list[Path]:
-    """The solution files this trusted process may read: regular files of modest size.
-
-    Never follow a symlink or open a FIFO/device here: a solution's `x.py -> /dev/zero`
-    would otherwise make the harness itself read forever (found by tests/hostile).
-    """
-    out = []
-    for rel in solution_files(folder):
-        try:
-            st = os.lstat(folder / rel)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_ANALYSED_BYTES:
-            out.append(rel)
-    return out
-
-
-def discover(folder: Path) -> tuple[list[Path], list[Path], dict[str, int]]:
-    """(pytest targets, scripts, assert counts by 'file::test') for a solution folder."""
-    targets, scripts, asserts = [], [], {}
-    for rel in analysable_files(folder):
-        if rel.suffix != ".py" or rel.name == "conftest.py":
-            continue
-        tree = parse(folder / rel)
-        if tree is None:
-            continue
-        tests = find_test_functions(tree)
-        if is_pytest_file(rel) or tests:
-            targets.append(rel)
-            for name, node in tests.items():
-                asserts[f"{rel.as_posix()}::{name}"] = count_asserts(node)
-        elif has_main_block(tree):
-            scripts.append(rel)
-            asserts[rel.as_posix()] = count_asserts(tree)
-    return targets, (scripts if not targets else []), asserts
-
-
-ANALYSIS_MEMORY_BYTES = 1536 * 1024**2
-ANALYSIS_TIMEOUT_S = 120.0
-
-
-def analyse(folder: Path) -> tuple[list[Path], list[Path], dict[str, int], list[str], str]:
-    """discover() and missing_dependencies() in a child process with an address-space and CPU
-    limit: parsing a hostile 4 MB source can take gigabytes and minutes (found by review), and
-    must cost the solution its own-test discovery, never the harness. Only the AST is read.
-
-    -> (pytest targets, scripts, assert counts, missing dependencies, why it gave up or "").
-    """
-    import resource
-    import subprocess
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (ANALYSIS_MEMORY_BYTES, ANALYSIS_MEMORY_BYTES))
-        resource.setrlimit(resource.RLIMIT_CPU, (int(ANALYSIS_TIMEOUT_S), int(ANALYSIS_TIMEOUT_S) + 5))
-
-    # Isolated (-s -P) from "/": whatever the caller's working folder holds (a solution's
-    # json.py, say) is never imported by this trusted process.
-    argv = [sys.executable, "-s", "-P", "-m", "llmbench.phases.own_tests", str(Path(folder).resolve())]
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=ANALYSIS_TIMEOUT_S, preexec_fn=limit, cwd="/")
-    except subprocess.TimeoutExpired:
-        return [], [], {}, [], f"reading the sources took over {ANALYSIS_TIMEOUT_S:g} s"
-    try:
-        data = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        return [], [], {}, [], f"a source file could not be analysed within limits ({tail[0][:200]})"
-    return ([Path(p) for p in data["targets"]], [Path(p) for p in data["scripts"]], data["asserts"],
-            data["missing"], "")
-
-
-def _analyse_here(folder: Path) -> dict:
-    targets, scripts, asserts = discover(folder)
-    missing = missing_dependencies(folder, analysable_files(folder))
-    return {"targets": [t.as_posix() for t in targets], "scripts": [s.as_posix() for s in scripts],
-            "asserts": asserts, "missing": missing}
-
-
 def _counts(tests: list[TestRecord]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in tests:
@@ -139,9 +53,10 @@ def run_own_tests(solution: Path, sandbox: Sandbox, timeout_s: float, memory_mb:
     details = {"style": "pytest" if targets else ("scripts" if scripts else "none"), "missing_dependencies": missing}
     if gave_up:
         return PhaseResult(name="own_tests", status="not_run", reason=f"own tests not discovered: {gave_up}",
-                           details=details)
+                           details=details, duration_s=round(time.monotonic() - start, 3))
     if not targets and not scripts:
-        return PhaseResult(name="own_tests", status="not_run", reason="no own tests found", details=details)
+        return PhaseResult(name="own_tests", status="not_run", reason="no own tests found", details=details,
+                           duration_s=round(time.monotonic() - start, 3))
     copy = make_copy(solution)
     try:
         if targets:
@@ -264,7 +179,3 @@ def _log_tail(log: str, limit: int = 8000) -> str:
 def _short(text: str, limit: int = 2000) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 20] + " ... [truncated]"
-
-
-if __name__ == "__main__":  # the limited child of analyse()
-    sys.stdout.write(json.dumps(_analyse_here(Path(sys.argv[1]))))

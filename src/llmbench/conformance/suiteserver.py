@@ -13,6 +13,7 @@ run shares with another.
 """
 from __future__ import annotations
 
+import gc
 import os
 
 from ..phases.forkserver import SUITE_SERVER_ENV, Forker, become_child
@@ -31,6 +32,10 @@ def serve_runs() -> dict:
         own log). Never returns in the server: it exits when its request pipe closes.
     """
     sid, request_fd, reply_fd = (int(part) for part in os.environ.pop(SUITE_SERVER_ENV).split(","))
+    # The collected suite stays as it is in every run: out of the collector's sight, so that a
+    # run's collections neither walk it nor copy its pages (copy-on-write).
+    gc.collect()
+    gc.freeze()
     forker = Forker(request_fd, reply_fd)
     forker.send({"id": sid, "serving": True})
     while True:

@@ -333,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _early_fork_server(argv: list[str]):
     """`llmbench run` starts its fork server first: its imports (~1 s) then overlap ours and the plan."""
-    if argv[:1] != ["run"] or any(a in ("-k", "-h", "--help") for a in argv):
+    # Not for `run -k` (one verbose plain run), nor for help (-kEXPR and --he are argparse's forms too).
+    if argv[:1] != ["run"] or any(a.startswith(("-k", "-h", "--he")) for a in argv):
         return None
     from .phases.forkserver import start_early
 

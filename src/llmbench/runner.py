@@ -109,6 +109,11 @@ class Job:
         """The phases that run again: those not reused from an earlier result with the same key."""
         return [p for p in self.phase_names if p not in self.reuse]
 
+    @property
+    def needs_suite_server(self) -> bool:
+        """Whether a phase it re-runs starts a trusted run of the challenge's suite."""
+        return any(p.needs_suite_server(self.run_kind, self.adapter) for p in self.phases if p.name not in self.reuse)
+
     def explain(self) -> str:
         """Why this run re-runs and what of it, e.g. 'adapter changed: re-runs conformance; reuses own_tests'."""
         what = ", ".join(self.rerun_phases)
@@ -548,7 +553,7 @@ def run_plan(plan: Plan, project: Project, jobs: int, isolation: str = "auto", o
     # Trusted pytest runs fork from one pre-imported process while the plan runs (started now,
     # ahead of the first conformance phase); it stops after the pool's last job.
     with session.trusted, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        session.trusted.prepare({job.challenge.id: job.challenge for job in todo}.values())
+        session.trusted.prepare({job.challenge.id: job.challenge for job in todo if job.needs_suite_server}.values())
         futures = {pool.submit(one, job): job for job in todo}
         try:
             for fut in as_completed(futures):

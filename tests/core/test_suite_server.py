@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +177,67 @@ def wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+CRASHING_TEST = """
+
+@pytest.mark.prompt("crash")
+def test_trusted_side_crashes(solution):
+    import faulthandler
+    solution.add(1, 1)
+    faulthandler._sigsegv()
+"""
+
+
+def test_a_forked_run_that_crashes_leaves_its_traceback_in_its_own_log(demo_project):
+    """pytest's faulthandler was set up in the suite server; a run's fatal error is reported in the run's log."""
+    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
+    suite.write_text(suite.read_text() + CRASHING_TEST)
+    challenge = load_challenge(demo_project.challenges_dir / "demo")
+    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    with conformance.TrustedRuns() as trusted:
+        phase, _tests, traps = records(challenge, good, trusted)
+        assert trusted._suites[str(challenge.path)] is not None
+        server_log = (Path(trusted._logs.name) / "demo.log").read_text()
+    assert phase.status == "harness_error" and set(traps.values()) == {"not_run"}
+    assert "Fatal Python error" in phase.log_tail and "test_trusted_side_crashes" in phase.log_tail
+    assert "Fatal Python error" not in server_log
+
+
+def test_a_stop_ends_a_wait_for_a_suite_server_still_collecting(demo_project, tmp_path):
+    """Ctrl-C while a suite still collects: nothing waits the server's start-up timeout out."""
+    conftest = demo_project.challenges_dir / "demo" / "conformance" / "conftest.py"
+    conftest.write_text("import os, time\nif os.environ.get('LLMBENCH_SUITE_SERVER'):\n    time.sleep(120)\n")
+    challenge = load_challenge(demo_project.challenges_dir / "demo")
+    with conformance.TrustedRuns() as trusted:
+        trusted.prepare([challenge])
+        deadline = time.monotonic() + 30
+        while trusted._suites.get(str(challenge.path)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        suite = trusted._suites[str(challenge.path)]
+        waiter = threading.Thread(target=trusted.ready, args=(challenge,))
+        waiter.start()
+        time.sleep(0.5)
+        assert waiter.is_alive()  # still collecting (it sleeps)
+        began = time.monotonic()
+        trusted.stop_all()
+        waiter.join(10)
+        assert not waiter.is_alive() and time.monotonic() - began < 10
+        assert suite.wait(10) == -signal.SIGKILL and trusted._suites[str(challenge.path)] is None
+
+
+def test_only_challenges_whose_conformance_will_run_get_a_suite_server(demo_project):
+    """A solution without an adapter records our gap without running the suite; a reused
+    conformance phase runs nothing: neither starts a suite server."""
+    from llmbench.runner import Job
+    from llmbench.solution import Adapter
+
+    challenge = load_challenge(demo_project.challenges_dir / "demo")
+    folder = demo_project.solutions_dir / "m" / "demo"
+    assert Job(challenge, "m", folder).needs_suite_server
+    assert Job(challenge, "_reference", challenge.reference_dir, run_kind="mutant", trap="wrong_sign").needs_suite_server
+    no_adapter = Adapter(None, no_adapter="entry points missing")
+    assert not Job(challenge, "m", folder, no_adapter).needs_suite_server
+    reused = Job(challenge, "m", folder)
+    reused.reuse["conformance"] = object()
+    assert not reused.needs_suite_server

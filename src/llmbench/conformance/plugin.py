@@ -120,11 +120,21 @@ def pytest_runtestloop(session):
             raise pytest.UsageError(f"not a run option: {dest}")
         setattr(config.option, dest, value)
     config.option.llmbench_serve = False
+    _crash_reports_to_own_log()
     _select(config, session.items)
     session.testscollected = len(session.items)
     _restart_clock(config)
     _launch_worker_early(config)
     return None
+
+
+def _crash_reports_to_own_log() -> None:
+    # pytest's faulthandler writes to a copy of the suite server's stderr, made before the fork: a
+    # run's crash traceback belongs in the run's own log (its stderr since the fork).
+    import faulthandler
+
+    if faulthandler.is_enabled():
+        faulthandler.enable(file=os.dup(2), all_threads=True)
 
 
 def _restart_clock(config) -> None:

@@ -92,6 +92,11 @@ class Phase:
         """Whether a run of this kind (solution, reference, mutant, cheat) has this phase."""
         return run_kind == "solution" or not self.solutions_only
 
+    def needs_suite_server(self, run_kind: str, adapter: "Adapter") -> bool:
+        """Whether running it for this run starts a trusted run of the challenge's suite (then the
+        run asks for the challenge's suite server ahead of need; see `TrustedRuns.prepare`)."""
+        return False
+
     def prepare(self, ctx: RunContext) -> None:
         """Wait for what the phase needs before it runs (a process that is still starting), without
         holding one of the run's slots: another phase can use the machine meanwhile."""

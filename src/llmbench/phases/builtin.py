@@ -30,9 +30,13 @@ class ConformancePhase(Phase):
     limits = ("call_timeout_s", "memory_mb", "conformance_timeout_s")
     decides_traps = True
 
+    def needs_suite_server(self, run_kind: str, adapter) -> bool:
+        """Every run but a solution's that has no adapter (`run` records our gap without running)."""
+        return not (adapter.no_adapter and run_kind == "solution")
+
     def prepare(self, ctx: RunContext) -> None:
         """Wait until the challenge's suite server has collected the suite (`TrustedRuns.ready`)."""
-        if ctx.trusted is not None and not (ctx.adapter.no_adapter and ctx.run_kind == "solution"):
+        if ctx.trusted is not None and self.needs_suite_server(ctx.run_kind, ctx.adapter):
             ctx.trusted.ready(ctx.challenge)
 
     def run(self, ctx: RunContext) -> PhaseOutcome:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from ..challenge import Challenge
@@ -78,6 +79,7 @@ class TrustedRuns:
         self._suites: dict[str, object] = {}  # challenge folder -> its SuiteServer, or None (runs start plainly)
         self._suite_lock = threading.Lock()
         self._logs: tempfile.TemporaryDirectory | None = None
+        self._warned = False
 
     def __enter__(self) -> "TrustedRuns":
         self._depth += 1
@@ -121,7 +123,8 @@ class TrustedRuns:
             title = " ".join(argv)  # what `ps` shows: the command line a plain run would have
             try:
                 proc = server.start_via(suite, options, log, cap, title)
-            except ForkServerError:  # the suite server or the fork server went away meanwhile
+            except ForkServerError as exc:  # the suite server or the fork server went away meanwhile
+                self._fell_back(f"the suite server of {challenge.id} stopped serving ({exc})")
                 with self._suite_lock:
                     self._suites[str(challenge.path)] = None
             else:
@@ -159,12 +162,16 @@ class TrustedRuns:
             if self._logs is None:
                 self._logs = tempfile.TemporaryDirectory(prefix="llmbench-suites-")
             log = Path(self._logs.name) / f"{challenge.id}.log"
-            argv = suite_command(challenge) + ["--llmbench-serve", "--capture=sys"]
+            argv = suite_command(challenge) + ["--llmbench-serve"]
             try:
-                self._suites[key] = server.start_suite_server(argv, challenge.path, log)
-            except ForkServerError:
-                self._suites[key] = None
-            return self._suites[key]
+                suite = server.start_suite_server(argv, challenge.path, log)
+            except ForkServerError as exc:
+                self._fell_back(f"the suite server of {challenge.id} did not start ({exc})")
+                suite = None
+            self._suites[key] = suite
+            if suite is not None and self._stopped:  # stopped while it was being forked (stop_all saw none)
+                suite.abandon()
+            return suite
 
     def _suite_server(self, challenge: Challenge):
         """The challenge's suite server once it serves; None where its runs start plainly."""
@@ -190,7 +197,8 @@ class TrustedRuns:
         if server is not None and server.env == env:
             try:
                 proc = server.start(argv, cwd, env, log, cap)
-            except ForkServerError:
+            except ForkServerError as exc:
+                self._fell_back(f"the fork server could not start a run ({exc})")
                 proc = None  # a dead or stuck server: this run starts the slow way
         if proc is None:
             with open(log, "wb") as out:
@@ -212,11 +220,22 @@ class TrustedRuns:
         with self._lock:
             self._live.discard(proc)
 
+    def _fell_back(self, why: str) -> None:
+        # Said once a run: what follows is slower (each run imports and collects afresh), never different.
+        if not self._warned and not self._stopped:
+            self._warned = True
+            warnings.warn(f"{why}; trusted runs start as plain processes from now on (slower, same verdicts)",
+                          stacklevel=3)
+
     def stop_all(self) -> None:
-        """Stop every live run gracefully (see `stop`), and every run launched from now on."""
+        """Stop every live run gracefully (see `stop`), and every run launched from now on; a suite
+        server still collecting is killed (nothing waits for it any more)."""
         with self._lock:
             self._stopped = True
             live = list(self._live)
+        for suite in list(self._suites.values()):
+            if suite is not None:
+                suite.abandon()
         stop(live)
 
 
@@ -314,8 +333,10 @@ def run_options(solution: Path, adapter: Adapter, out: Path, isolation: str, onl
 def suite_command(challenge: Challenge, verbose: bool = False, k_expr: str | None = None) -> list[str]:
     """The trusted pytest command of a challenge's suite, without any run's options: what a suite
     server collects once and a plain run starts with."""
+    # Output is captured at the sys level, not the descriptors': a suite server's runs are forked
+    # after its session started, and descriptor capture would have them share its temporary files.
     argv = [sys.executable, "-m", "pytest", str(challenge.conformance_dir), "-p", "llmbench.conformance.plugin",
-            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path),
+            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(challenge.path), "--capture=sys",
             "-q" if not verbose else "-v", "--tb=short" if verbose else "--tb=line", *QUIET_PLUGINS]
     return argv + (["-k", k_expr] if k_expr else [])
 

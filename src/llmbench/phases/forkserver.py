@@ -91,6 +91,7 @@ class ForkedRun:
         self.id: int | None = None  # the fork server's id for it
         self.pid: int | None = None
         self.returncode: int | None = None
+        self.abandoned = False  # forked too late: its caller gave up on it
         self._started = threading.Event()
         self._done = threading.Event()
 
@@ -125,6 +126,16 @@ class SuiteServer(ForkedRun):
     def serving(self, timeout: float) -> bool:
         """Wait until it takes runs; False if it ended (its suite did not collect) or never got there."""
         return self._serving.wait(timeout) and not self._done.is_set()
+
+    def abandon(self) -> None:
+        """Kill it while it is still collecting (whoever waits for it then runs plainly, or not at
+        all); one that serves is left alone: its runs are the caller's to stop, and it ends with
+        its fork server."""
+        if self.pid is not None and not self._serving.is_set():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _finish(self, code: int | None) -> None:
         super()._finish(code)
@@ -192,7 +203,13 @@ class ForkServer:
             except (BrokenPipeError, OSError, ValueError):
                 self._runs.pop(rid, None)
                 raise ForkServerError("the fork server died") from None
-        if not run._started.wait(FORK_TIMEOUT_S) or run.pid is None:
+        if not run._started.wait(FORK_TIMEOUT_S):
+            with self._lock:
+                late = run.pid is None
+                run.abandoned = late  # if it forks after all, the reader kills it: its caller runs it plainly
+            if late:
+                raise ForkServerError("the fork server did not fork in time")
+        if run.pid is None:
             raise ForkServerError("the fork server did not fork")
 
     def _read(self) -> None:
@@ -211,6 +228,8 @@ class ForkServer:
                 if "pid" in msg:
                     run.pid = int(msg["pid"])
                     run._started.set()
+                    if run.abandoned:
+                        _kill_reported([run])
                 elif msg.get("serving") and isinstance(run, SuiteServer):
                     run._serving.set()
                 elif "exit" in msg:
@@ -253,10 +272,12 @@ def _kill_reported(runs) -> None:
     """Kill runs nobody can wait for any more (each leads its own group); report them killed."""
     for run in runs:
         if run.pid is not None:
-            try:
-                os.killpg(run.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            # Its group, and itself: a child killed right after the fork may not lead a group yet.
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(run.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         run._finish(-signal.SIGKILL if run.pid is not None else None)
 
 

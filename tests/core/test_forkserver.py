@@ -143,8 +143,9 @@ def test_a_server_closed_while_still_importing_is_killed_at_once():
 
 
 def test_a_run_forked_after_its_caller_gave_up_is_killed_and_the_fallback_is_said(monkeypatch, tmp_path):
-    """The caller stops waiting for the fork (here at once) and starts the run plainly: the late
-    fork must not run the same tests a second time, unseen, and the slower path is said once."""
+    """The caller stops waiting for the fork (here the server is paused past the wait) and starts the
+    run plainly: the late fork must not run the same tests a second time, unseen, and the slower path
+    is said once."""
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "test_mark.py").write_text(
@@ -155,13 +156,18 @@ def test_a_run_forked_after_its_caller_gave_up_is_killed_and_the_fallback_is_sai
     monkeypatch.setenv("MARKS", str(marks))
     argv = [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider"]
     with conformance.TrustedRuns() as trusted:
-        assert trusted.server._ready.wait(60)
-        monkeypatch.setattr("llmbench.phases.forkserver.FORK_TIMEOUT_S", 0.0)
-        with pytest.warns(UserWarning, match="could not start a run.*plain processes"):
-            run = trusted.launch(argv, suite, tmp_path / "run.log", None)
+        server = trusted.server
+        assert server._ready.wait(60)
+        monkeypatch.setattr("llmbench.phases.forkserver.FORK_TIMEOUT_S", 0.5)
+        os.kill(server.proc.pid, signal.SIGSTOP)  # it takes the request but cannot fork in time
+        try:
+            with pytest.warns(UserWarning, match="could not start a run.*plain processes"):
+                run = trusted.launch(argv, suite, tmp_path / "run.log", None)
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)  # now it forks: too late
         assert isinstance(run, subprocess.Popen) and run.wait(60) == 0  # the plain process
-        assert trusted.server.alive
-        late = [r for r in trusted.server._runs.values() if r.abandoned]
+        assert server.alive
+        late = [r for r in server._runs.values() if r.abandoned]
         assert all(r.wait(10) == -signal.SIGKILL for r in late)
         time.sleep(1.5)  # long enough for a late fork left alive to have run its test
     assert [int(p.name) for p in marks.iterdir()] == [run.pid]

@@ -132,10 +132,7 @@ class SuiteServer(ForkedRun):
         all); one that serves is left alone: its runs are the caller's to stop, and it ends with
         its fork server."""
         if self.pid is not None and not self._serving.is_set():
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill(self.pid)
 
     def _finish(self, code: int | None) -> None:
         super()._finish(code)
@@ -272,13 +269,18 @@ def _kill_reported(runs) -> None:
     """Kill runs nobody can wait for any more (each leads its own group); report them killed."""
     for run in runs:
         if run.pid is not None:
-            # Its group, and itself: a child killed right after the fork may not lead a group yet.
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(run.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            _kill(run.pid)
         run._finish(-signal.SIGKILL if run.pid is not None else None)
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL a forked child's group, and the child itself: one killed right after the fork may
+    not lead a group yet."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 # ------------------------------------------------------------------------------ server side

@@ -129,11 +129,12 @@ class Timed:
             raise SystemExit(f"bench: `{shown}` failed with rc {proc.returncode}")
         return wall, proc.stdout + proc.stderr
 
-    def median(self, argv: list[str], label: str, times: int, ok_rc: tuple[int, ...] = (0,)) -> float:
-        """The median wall time of `times` runs of a command that does the same work each time
-        (a 2-core VM's speed swings by 15-25% from one build to the next)."""
-        walls = sorted(self.run(argv, f"{label} ({i + 1}/{times})", ok_rc)[0] for i in range(times))
-        return walls[len(walls) // 2]
+
+def median(values) -> float:
+    """The middle one of repeated timings of the same work (the upper middle of an even count): a
+    2-core VM's speed swings by 15-25% from one build to the next."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 # ------------------------------------------------------------------------------ plain site
@@ -347,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(root / "results", ignore_errors=True)
             wall, _ = t.run(run_cmd, f"cold: all solutions + controls ({i + 1}/{cold_runs})", ok_rc=(0, 1))
             runs.append((wall, sum(in_test_seconds(r) for r in load_results(root / "results"))))
-        cold_run = sorted(w for w, _ in runs)[len(runs) // 2]
-        raw_pytest = sorted(r for _, r in runs)[len(runs) // 2]
+        cold_run = median(w for w, _ in runs)
+        raw_pytest = median(r for _, r in runs)
         cold_sites = [t.run(build_cmd, "cold: site with the llmbench plugin")[0]]
         results = load_results(root / "results")
         plain_yml = export_plain_docs(root)
@@ -362,8 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 clear_site(root)
                 cold_sites.append(t.run(build_cmd, f"cold site again, its cache cleared ({i + 1}/{args.repeats})")[0])
             plains.append(t.run(plain_cmd, f"plain mkdocs build of the same pages ({i + 1}/{args.repeats})")[0])
-        cold_site = sorted(cold_sites)[len(cold_sites) // 2]
-        plain_site = sorted(plains)[len(plains) // 2]
+        cold_site, plain_site = median(cold_sites), median(plains)
         limit = raw_pytest / cores + plain_site
         cold = cold_run + cold_site
 
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             warm_runs.append(t.run(run_cmd, f"warm: nothing changed ({i + 1}/{args.repeats})", ok_rc=(0, 1))[0])
             warm_sites.append(t.run(build_cmd, f"warm: site ({i + 1}/{args.repeats})")[0])
             warm_plains.append(t.run(plain_cmd, f"plain mkdocs build, next to the warm ones ({i + 1}/{args.repeats})")[0])
-        warm_run, warm_site, warm_plain = (sorted(w)[len(w) // 2] for w in (warm_runs, warm_sites, warm_plains))
+        warm_run, warm_site, warm_plain = median(warm_runs), median(warm_sites), median(warm_plains)
         warm = warm_run + warm_site
 
         # 3. one file of one solution edited

@@ -43,6 +43,15 @@ def test_slow(solution):
 """
 
 
+def demo_with(project, before: str = "", after: str = ""):
+    """The demo challenge with its suite's test_demo.py given text `before` and `after` it, loaded,
+    and a correct solution of it: (challenge, solution folder)."""
+    suite = project.challenges_dir / "demo" / "conformance" / "test_demo.py"
+    suite.write_text(before + suite.read_text() + after)
+    challenge = load_challenge(project.challenges_dir / "demo")
+    return challenge, write(project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+
+
 def records(challenge, solution, trusted, adapter=NO_ADAPTER, **kw):
     phase, traps, _metrics = conformance.run_conformance(challenge, solution, adapter, "auto", trusted=trusted, **kw)
     tests = [(t.name, t.outcome, t.failure, t.trap) for t in phase.tests]
@@ -52,11 +61,8 @@ def records(challenge, solution, trusted, adapter=NO_ADAPTER, **kw):
 def test_runs_forked_from_a_suite_server_give_what_plain_runs_give(demo_project, monkeypatch):
     """A solution, a mutant (its trap's and smoke tests only) and a cheat control (stop at the first
     failure, nothing beyond the prompt), each through the suite server and plainly."""
-    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
-    suite.write_text(suite.read_text() + '\n\n@pytest.mark.beyond("stricter")\ndef test_extra(solution):\n'
-                                         '    assert solution.add(0, 0) == 1\n')
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project, after='\n\n@pytest.mark.beyond("stricter")\ndef test_extra(solution):\n'
+                                                     '    assert solution.add(0, 0) == 1\n')
     bad = write(demo_project.solutions_dir / "b" / "demo" / "demo.py", "def add(a, b):\n    return a - b\n").parent
     cases = [(good, {}), (bad, {"only_trap": "wrong_sign"}), (bad, {"maxfail": 1})]
 
@@ -88,8 +94,7 @@ def test_a_suite_is_collected_once_and_every_run_is_a_fresh_process_of_its_own(d
     probe.mkdir()
     monkeypatch.setenv("PROBE_DIR", str(probe))
     write(demo_project.challenges_dir / "demo" / "conformance" / "test_probe.py", PROBE_SUITE)
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project)
     with conformance.TrustedRuns() as trusted:
         phases = [records(challenge, good, trusted)[0] for _ in range(3)]
         server = trusted._suites[str(challenge.path)]
@@ -108,10 +113,7 @@ def test_a_suite_is_collected_once_and_every_run_is_a_fresh_process_of_its_own(d
 
 
 def test_a_stopped_run_ends_its_session_and_the_server_keeps_serving(demo_project):
-    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
-    suite.write_text(suite.read_text() + SLOW_TEST)
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project, after=SLOW_TEST)
     with conformance.TrustedRuns() as trusted:
         out = demo_project.root / "slow.json"
         log = demo_project.root / "slow.log"
@@ -128,10 +130,7 @@ def test_a_stopped_run_ends_its_session_and_the_server_keeps_serving(demo_projec
 
 
 def test_a_dead_suite_server_kills_its_runs_and_later_runs_start_plainly(demo_project):
-    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
-    suite.write_text(suite.read_text() + SLOW_TEST)
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project, after=SLOW_TEST)
     with conformance.TrustedRuns() as trusted:
         options = conformance.run_options(good, NO_ADAPTER, demo_project.root / "r.json", "auto", limits=challenge.limits)
         run = trusted.launch_suite(challenge, options, demo_project.root / "r.log", None)
@@ -144,10 +143,7 @@ def test_a_dead_suite_server_kills_its_runs_and_later_runs_start_plainly(demo_pr
 
 
 def test_a_suite_that_does_not_collect_is_still_reported_as_the_suites_mistake(demo_project):
-    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
-    suite.write_text("import not_a_module_anywhere\n" + suite.read_text())
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project, before="import not_a_module_anywhere\n")
     with conformance.TrustedRuns() as trusted:
         with pytest.raises(Exception, match="does not collect.*not_a_module_anywhere"):
             records(challenge, good, trusted)
@@ -191,10 +187,7 @@ def test_trusted_side_crashes(solution):
 
 def test_a_forked_run_that_crashes_leaves_its_traceback_in_its_own_log(demo_project):
     """pytest's faulthandler was set up in the suite server; a run's fatal error is reported in the run's log."""
-    suite = demo_project.challenges_dir / "demo" / "conformance" / "test_demo.py"
-    suite.write_text(suite.read_text() + CRASHING_TEST)
-    challenge = load_challenge(demo_project.challenges_dir / "demo")
-    good = write(demo_project.solutions_dir / "m" / "demo" / "demo.py", GOOD["demo.py"]).parent
+    challenge, good = demo_with(demo_project, after=CRASHING_TEST)
     with conformance.TrustedRuns() as trusted:
         phase, _tests, traps = records(challenge, good, trusted)
         assert trusted._suites[str(challenge.path)] is not None
